@@ -1,0 +1,3 @@
+//! Integration test suite run against the bundled broker and Apache Kafka (not yet implemented).
+//!
+//! Not yet implemented: this crate is a placeholder in the workspace layout and exposes nothing.

@@ -1,0 +1,3 @@
+//! The `kafka` command-line tool (not yet implemented).
+//!
+//! Not yet implemented: this crate is a placeholder in the workspace layout and exposes nothing.

@@ -1,0 +1,2 @@
+//! Generates `kafka-protocol/src/messages/` from the JSON message specs.
+fn main() {}

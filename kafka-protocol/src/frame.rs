@@ -1,0 +1,1 @@
+//! Length-prefixed framing (placeholder, filled in below).
