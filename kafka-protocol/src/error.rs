@@ -70,7 +70,9 @@ pub enum ProtocolError {
     #[error("unknown API key {0}")]
     UnknownApiKey(i16),
     /// Encoding a non-default value into a version that lacks the field (as Kafka refuses to).
-    #[error("{message}.{field} cannot be encoded at version {version}: the field does not exist there")]
+    #[error(
+        "{message}.{field} cannot be encoded at version {version}: the field does not exist there"
+    )]
     FieldNotInVersion {
         /// Message or struct name.
         message: &'static str,
@@ -146,7 +148,11 @@ impl ProtocolError {
     pub fn in_message(self, message: &'static str, version: i16) -> Self {
         match self {
             e @ ProtocolError::InMessage { .. } => e,
-            e => ProtocolError::InMessage { message, version, source: Box::new(e) },
+            e => ProtocolError::InMessage {
+                message,
+                version,
+                source: Box::new(e),
+            },
         }
     }
 }

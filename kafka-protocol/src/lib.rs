@@ -8,7 +8,7 @@
 //! ```
 //! use bytes::BytesMut;
 //! use kafka_protocol::messages::api_versions_request::ApiVersionsRequest;
-//! use kafka_protocol::Message;
+//! use kafka_protocol::prelude::*;
 //!
 //! let req = ApiVersionsRequest {
 //!     client_software_name: "demo".into(),
@@ -36,3 +36,8 @@ pub use error::{ProtocolError, Result};
 pub use error_code::ErrorCode;
 pub use message::{Decodable, Encodable, Message, Request, VersionRange};
 pub use primitives::{RawTaggedField, Uuid};
+
+/// The traits needed to call `encode`, `decode` and `encoded_len` on messages.
+pub mod prelude {
+    pub use crate::{Decodable, Encodable, Message, Request};
+}

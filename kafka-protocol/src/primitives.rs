@@ -79,7 +79,11 @@ impl std::fmt::Display for Uuid {
         let v = self.as_u128();
         let mut out = [0u8; 22];
         for (i, slot) in out.iter_mut().enumerate() {
-            let idx = if i == 21 { ((v & 0x3) << 4) as usize } else { ((v >> (122 - 6 * i)) & 0x3F) as usize };
+            let idx = if i == 21 {
+                ((v & 0x3) << 4) as usize
+            } else {
+                ((v >> (122 - 6 * i)) & 0x3F) as usize
+            };
             *slot = B64[idx];
         }
         // all bytes come from the ASCII table above
@@ -105,7 +109,11 @@ pub struct RawTaggedField {
 #[inline]
 fn need(buf: &Bytes, n: usize, what: &'static str) -> Result<()> {
     if buf.remaining() < n {
-        Err(ProtocolError::Truncated { what, needed: n, remaining: buf.remaining() })
+        Err(ProtocolError::Truncated {
+            what,
+            needed: n,
+            remaining: buf.remaining(),
+        })
     } else {
         Ok(())
     }
@@ -284,7 +292,12 @@ pub const fn varlong_len(v: i64) -> usize {
 /// varint holding length+1 (compact forms). Returns `None` for null (-1 / 0).
 /// The length is checked against the bytes that remain.
 #[inline]
-fn get_len(buf: &mut Bytes, compact: bool, wide: bool, what: &'static str) -> Result<Option<usize>> {
+fn get_len(
+    buf: &mut Bytes,
+    compact: bool,
+    wide: bool,
+    what: &'static str,
+) -> Result<Option<usize>> {
     let len: i64 = if compact {
         get_unsigned_varint(buf)? as i64 - 1
     } else if wide {
@@ -292,14 +305,20 @@ fn get_len(buf: &mut Bytes, compact: bool, wide: bool, what: &'static str) -> Re
     } else {
         get_i16(buf)? as i64
     };
-    if len < -1 || len as u64 > buf.remaining() as u64 {
+    if len < -1 || (len >= 0 && len as u64 > buf.remaining() as u64) {
         return Err(ProtocolError::InvalidLength { what, length: len });
     }
     Ok(if len == -1 { None } else { Some(len as usize) })
 }
 
 #[inline]
-fn put_len(buf: &mut BytesMut, len: Option<usize>, compact: bool, wide: bool, what: &'static str) -> Result<()> {
+fn put_len(
+    buf: &mut BytesMut,
+    len: Option<usize>,
+    compact: bool,
+    wide: bool,
+    what: &'static str,
+) -> Result<()> {
     match (len, compact) {
         (None, true) => put_unsigned_varint(buf, 0),
         (None, false) if wide => put_i32(buf, -1),
@@ -479,7 +498,10 @@ pub fn safe_capacity(n: usize, buf: &Bytes) -> usize {
 pub fn get_tagged_count(buf: &mut Bytes) -> Result<u32> {
     let n = get_unsigned_varint(buf)?;
     if n as usize > buf.remaining() {
-        return Err(ProtocolError::InvalidLength { what: "tagged field count", length: n as i64 });
+        return Err(ProtocolError::InvalidLength {
+            what: "tagged field count",
+            length: n as i64,
+        });
     }
     Ok(n)
 }
@@ -518,14 +540,20 @@ pub fn put_raw_tagged(buf: &mut BytesMut, fields: &[RawTaggedField]) {
 /// Encoded size of unknown tagged fields.
 #[inline]
 pub fn raw_tagged_len(fields: &[RawTaggedField]) -> usize {
-    fields.iter().map(|f| tagged_field_len(f.tag, f.data.len())).sum()
+    fields
+        .iter()
+        .map(|f| tagged_field_len(f.tag, f.data.len()))
+        .sum()
 }
 
 /// Fails if a tagged field's payload was not fully consumed by its decoder.
 #[inline]
 pub fn expect_consumed(buf: &Bytes, what: &'static str) -> Result<()> {
     if buf.has_remaining() {
-        Err(ProtocolError::InvalidLength { what, length: buf.remaining() as i64 })
+        Err(ProtocolError::InvalidLength {
+            what,
+            length: buf.remaining() as i64,
+        })
     } else {
         Ok(())
     }
@@ -549,7 +577,10 @@ pub mod testgen {
     impl Gen {
         /// A generator seeded with `seed`.
         pub fn new(seed: u64) -> Self {
-            Gen { state: seed, depth: 3 }
+            Gen {
+                state: seed,
+                depth: 3,
+            }
         }
         /// Next 64 random bits.
         pub fn next_u64(&mut self) -> u64 {
@@ -624,13 +655,72 @@ pub mod testgen {
             Bytes::from((0..n).map(|_| self.next_u64() as u8).collect::<Vec<u8>>())
         }
         /// Random array length, shrinking with nesting depth.
-        pub fn len(&mut self) -> usize {
-            if self.depth == 0 { 0 } else { self.below(4) as usize }
+        pub fn array_len(&mut self) -> usize {
+            if self.depth == 0 {
+                0
+            } else {
+                self.below(4) as usize
+            }
         }
         /// Random unknown tagged fields with tags far above any known tag, in ascending order.
         pub fn unknown_tagged(&mut self) -> Vec<RawTaggedField> {
             let n = self.below(3) as u32;
-            (0..n).map(|i| RawTaggedField { tag: 10_000 + i * 7, data: self.bytes() }).collect()
+            (0..n)
+                .map(|i| RawTaggedField {
+                    tag: 10_000 + i * 7,
+                    data: self.bytes(),
+                })
+                .collect()
         }
+    }
+
+    /// Builds a random value that is valid at a given version.
+    pub trait Arbitrary: Sized {
+        /// A random value valid at `version` (fields the version lacks keep their defaults).
+        fn arbitrary(g: &mut Gen, version: i16) -> Self;
+    }
+
+    /// Encodes a random message at every supported version, decodes it back and checks that
+    /// the value, the size and the re-encoded bytes all match.
+    pub fn check_roundtrip<M: crate::Message + Arbitrary>(seed: u64) -> Result<(), String> {
+        for v in M::VERSIONS.min..=M::VERSIONS.max {
+            let mut g = Gen::new(seed ^ ((v as u64) << 48));
+            let m = M::arbitrary(&mut g, v);
+            let mut buf = bytes::BytesMut::new();
+            m.encode(&mut buf, v)
+                .map_err(|e| format!("{} v{v}: encode failed: {e}", M::NAME))?;
+            if buf.len() != m.encoded_len(v) {
+                return Err(format!(
+                    "{} v{v}: encoded {} bytes, encoded_len says {}",
+                    M::NAME,
+                    buf.len(),
+                    m.encoded_len(v)
+                ));
+            }
+            let bytes = buf.freeze();
+            let mut rd = bytes.clone();
+            let back = M::decode(&mut rd, v)
+                .map_err(|e| format!("{} v{v}: decode failed: {e}", M::NAME))?;
+            if !rd.is_empty() {
+                return Err(format!(
+                    "{} v{v}: {} bytes left after decode",
+                    M::NAME,
+                    rd.len()
+                ));
+            }
+            if back != m {
+                return Err(format!(
+                    "{} v{v}: decoded value differs\n{m:?}\n{back:?}",
+                    M::NAME
+                ));
+            }
+            let mut again = bytes::BytesMut::new();
+            back.encode(&mut again, v)
+                .map_err(|e| format!("{} v{v}: re-encode failed: {e}", M::NAME))?;
+            if again.freeze() != bytes {
+                return Err(format!("{} v{v}: re-encoded bytes differ", M::NAME));
+            }
+        }
+        Ok(())
     }
 }

@@ -1,2 +1,438 @@
-//! Generates `kafka-protocol/src/messages/` from the JSON message specs.
-fn main() {}
+//! Generates `kafka-protocol/src/messages/` from Apache Kafka's JSON message specs.
+//!
+//! Usage: `kafka-codegen [--specs DIR] [--out DIR] [--check]`. With `--check` nothing is written:
+//! the tool regenerates into a temporary directory and exits non-zero if the committed output
+//! differs. The default spec directory is `../shared/kafka-message-specs` next to the repository.
+
+mod emit;
+mod spec;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use spec::{Kind, Spec};
+
+/// A request spec and its response spec.
+type ApiPair<'a> = (&'a Spec, Option<&'a Spec>);
+
+struct Args {
+    specs: PathBuf,
+    out: PathBuf,
+    check: bool,
+}
+
+fn repo_root() -> PathBuf {
+    // codegen lives at <root>/kafka-protocol/codegen
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or(here)
+}
+
+fn parse_args() -> Result<Args, String> {
+    let root = repo_root();
+    let mut args = Args {
+        specs: std::env::var_os("KAFKA_MESSAGE_SPECS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| root.join("../shared/kafka-message-specs")),
+        out: root.join("kafka-protocol/src/messages"),
+        check: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--specs" => args.specs = it.next().ok_or("--specs needs a value")?.into(),
+            "--out" => args.out = it.next().ok_or("--out needs a value")?.into(),
+            "--check" => args.check = true,
+            "-h" | "--help" => {
+                println!("kafka-codegen [--specs DIR] [--out DIR] [--check]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+fn read_specs(dir: &Path, internal: bool) -> Result<Vec<(String, Spec)>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("reading {}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let spec =
+            spec::parse_spec(&text, internal).map_err(|e| format!("{}: {e}", f.display()))?;
+        let fname = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push((fname, spec));
+    }
+    Ok(out)
+}
+
+fn generate(args: &Args, out_dir: &Path) -> Result<usize, String> {
+    let mut specs = read_specs(&args.specs, false)?;
+    let internal_dir = args.specs.join("internal");
+    let internal = if internal_dir.is_dir() {
+        read_specs(&internal_dir, true)?
+    } else {
+        Vec::new()
+    };
+    // Messages with no valid versions were removed from Kafka; they are not generated.
+    let skipped: Vec<String> = specs
+        .iter()
+        .filter(|(_, s)| s.valid.is_none())
+        .map(|(_, s)| s.name.clone())
+        .collect();
+    specs.retain(|(_, s)| s.valid.is_some());
+
+    std::fs::create_dir_all(out_dir.join("internal")).map_err(|e| e.to_string())?;
+    let mut written = Vec::new();
+    for (fname, s) in specs.iter().chain(internal.iter()) {
+        emit::check_no_nullable_primitives(s)?;
+        let src = emit::gen_spec(s, fname)?;
+        let module = emit::snake(&s.name);
+        let path = if s.internal {
+            out_dir.join("internal").join(format!("{module}.rs"))
+        } else {
+            out_dir.join(format!("{module}.rs"))
+        };
+        std::fs::write(&path, src).map_err(|e| e.to_string())?;
+        written.push(path);
+    }
+    let mod_rs = gen_mod(&specs, &skipped);
+    std::fs::write(out_dir.join("mod.rs"), mod_rs).map_err(|e| e.to_string())?;
+    written.push(out_dir.join("mod.rs"));
+    let internal_mod = gen_internal_mod(&internal);
+    std::fs::write(out_dir.join("internal/mod.rs"), internal_mod).map_err(|e| e.to_string())?;
+    written.push(out_dir.join("internal/mod.rs"));
+    let tests = gen_tests(&specs, &internal);
+    std::fs::write(out_dir.join("tests.rs"), tests).map_err(|e| e.to_string())?;
+    written.push(out_dir.join("tests.rs"));
+
+    let status = Command::new("rustfmt")
+        .arg("--edition")
+        .arg("2024")
+        .args(&written)
+        .status()
+        .map_err(|e| format!("running rustfmt: {e}"))?;
+    if !status.success() {
+        return Err("rustfmt failed on generated code".into());
+    }
+    Ok(written.len())
+}
+
+fn gen_mod(specs: &[(String, Spec)], skipped: &[String]) -> String {
+    let mut o = String::new();
+    o.push_str("// @generated by kafka-codegen (kafka-protocol/codegen) from Apache Kafka's JSON message\n// specs. Do not edit by hand: change the generator and run `scripts/codegen`.\n\n");
+    o.push_str("//! Every Kafka request, response, header and data record, generated from the specs.\n//!\n");
+    o.push_str(
+        "//! Each message has its own module holding the top-level struct and its nested parts;\n",
+    );
+    o.push_str("//! the top-level types are re-exported here. [`ApiKey`] names every API with the versions\n");
+    o.push_str("//! this crate supports, and [`RequestKind`] / [`ResponseKind`] decode any body by key and version.\n");
+    if !skipped.is_empty() {
+        let _ = write!(
+            o,
+            "//!\n//! Not generated (no valid versions left in Kafka 4.x): {}.\n",
+            skipped.join(", ")
+        );
+    }
+    o.push_str("\n#![allow(clippy::large_enum_variant, clippy::match_like_matches_macro)]\n\nuse crate::{Encodable, Decodable, ProtocolError, VersionRange};\n\n");
+    o.push_str("pub mod internal;\n#[cfg(test)]\nmod tests;\n\n");
+    for (_, s) in specs {
+        let m = emit::snake(&s.name);
+        let _ = writeln!(o, "pub mod {m};\npub use {m}::{};", s.name);
+    }
+    // API table
+    let mut apis: BTreeMap<i16, (&Spec, Option<&Spec>)> = BTreeMap::new();
+    for (_, s) in specs {
+        if let (Kind::Request, Some(k)) = (s.kind, s.api_key) {
+            apis.insert(k, (s, None));
+        }
+    }
+    for (_, s) in specs {
+        if let (Kind::Response, Some(k)) = (s.kind, s.api_key)
+            && let Some(e) = apis.get_mut(&k)
+        {
+            e.1 = Some(s);
+        }
+    }
+    let api_name = |s: &Spec| s.name.trim_end_matches("Request").to_string();
+
+    o.push_str("\n/// Every Kafka API this crate implements, by key.\n#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]\n#[non_exhaustive]\npub enum ApiKey {\n");
+    for (k, (s, _)) in &apis {
+        let _ = writeln!(o, "    /// API key {k}.\n    {} = {k},", api_name(s));
+    }
+    o.push_str("}\n\nimpl ApiKey {\n");
+    o.push_str("    /// All API keys, ascending.\n    pub const ALL: &'static [ApiKey] = &[");
+    for (s, _) in apis.values() {
+        let _ = write!(o, "ApiKey::{}, ", api_name(s));
+    }
+    o.push_str("];\n\n");
+    o.push_str("    /// The API for a numeric key, if this crate knows it.\n    pub const fn from_i16(key: i16) -> Option<ApiKey> {\n        match key {\n");
+    for (k, (s, _)) in &apis {
+        let _ = writeln!(o, "            {k} => Some(ApiKey::{}),", api_name(s));
+    }
+    o.push_str("            _ => None,\n        }\n    }\n\n");
+    o.push_str("    /// The numeric key.\n    pub const fn key(self) -> i16 {\n        self as i16\n    }\n\n");
+    o.push_str("    /// The API's name as Kafka spells it in its specs.\n    pub const fn name(self) -> &'static str {\n        match self {\n");
+    for (s, _) in apis.values() {
+        let _ = writeln!(o, "            ApiKey::{0} => \"{0}\",", api_name(s));
+    }
+    o.push_str("        }\n    }\n\n");
+    o.push_str("    /// The versions this crate can encode and decode for this API.\n    pub const fn versions(self) -> VersionRange {\n        match self {\n");
+    for (s, _) in apis.values() {
+        let v = s.valid.unwrap_or(spec::Vers { min: 0, max: -1 });
+        let _ = writeln!(
+            o,
+            "            ApiKey::{} => VersionRange {{ min: {}, max: {} }},",
+            api_name(s),
+            v.min,
+            v.max
+        );
+    }
+    o.push_str("        }\n    }\n\n");
+    o.push_str("    /// Whether Kafka marks the highest version of this API as still unstable.\n    pub const fn latest_version_unstable(self) -> bool {\n        match self {\n");
+    for (s, _) in apis.values() {
+        if s.latest_unstable {
+            let _ = writeln!(o, "            ApiKey::{} => true,", api_name(s));
+        }
+    }
+    o.push_str("            _ => false,\n        }\n    }\n\n");
+    o.push_str("    /// Which listeners serve this API in Kafka (`broker`, `controller`).\n    pub const fn listeners(self) -> &'static [&'static str] {\n        match self {\n");
+    for (s, _) in apis.values() {
+        let l: Vec<String> = s.listeners.iter().map(|x| format!("{x:?}")).collect();
+        let _ = writeln!(
+            o,
+            "            ApiKey::{} => &[{}],",
+            api_name(s),
+            l.join(", ")
+        );
+    }
+    o.push_str("        }\n    }\n\n");
+    let flex_fn = |o: &mut String,
+                   fname: &str,
+                   doc: &str,
+                   pick: &dyn Fn(&ApiPair<'_>) -> Option<i16>| {
+        let _ = write!(
+            o,
+            "    /// {doc}\n    pub const fn {fname}(self, version: i16) -> bool {{\n        match self {{\n"
+        );
+        for e in apis.values() {
+            match pick(e) {
+                Some(m) => {
+                    let _ = writeln!(
+                        o,
+                        "            ApiKey::{} => version >= {m},",
+                        api_name(e.0)
+                    );
+                }
+                None => {
+                    let _ = writeln!(o, "            ApiKey::{} => false,", api_name(e.0));
+                }
+            }
+        }
+        o.push_str("        }\n    }\n\n");
+    };
+    flex_fn(
+        &mut o,
+        "is_request_flexible",
+        "Whether the request at `version` uses the flexible encoding.",
+        &|e| e.0.flexible.map(|f| f.min),
+    );
+    flex_fn(
+        &mut o,
+        "is_response_flexible",
+        "Whether the response at `version` uses the flexible encoding.",
+        &|e| e.1.and_then(|r| r.flexible).map(|f| f.min),
+    );
+    o.push_str("    /// The request header version for this API at `version`: 2 when flexible, else 1.\n    pub const fn request_header_version(self, version: i16) -> i16 {\n        if self.is_request_flexible(version) { 2 } else { 1 }\n    }\n\n");
+    o.push_str("    /// The response header version for this API at `version`: 1 when flexible, else 0;\n    /// ApiVersions responses always use version 0 so that any client can read them.\n    pub const fn response_header_version(self, version: i16) -> i16 {\n        if matches!(self, ApiKey::ApiVersions) { 0 } else if self.is_response_flexible(version) { 1 } else { 0 }\n    }\n}\n\n");
+    o.push_str("impl TryFrom<i16> for ApiKey {\n    type Error = ProtocolError;\n    fn try_from(key: i16) -> Result<Self, ProtocolError> {\n        ApiKey::from_i16(key).ok_or(ProtocolError::UnknownApiKey(key))\n    }\n}\n\n");
+
+    // RequestKind / ResponseKind
+    for (kind, idx, suffix) in [
+        ("RequestKind", 0usize, "Request"),
+        ("ResponseKind", 1usize, "Response"),
+    ] {
+        let _ = write!(
+            o,
+            "/// Any {} body, tagged by API.\n#[derive(Debug, Clone, PartialEq)]\n#[non_exhaustive]\npub enum {kind} {{\n",
+            suffix.to_lowercase()
+        );
+        let list: Vec<(String, String)> = apis
+            .values()
+            .filter_map(|e| {
+                let s = if idx == 0 { Some(e.0) } else { e.1 };
+                s.map(|s| (api_name(e.0), s.name.clone()))
+            })
+            .collect();
+        for (api, ty) in &list {
+            let _ = writeln!(o, "    /// A `{ty}`.\n    {api}({ty}),");
+        }
+        o.push_str("}\n\n");
+        let _ = writeln!(o, "impl {kind} {{");
+        o.push_str("    /// The API this body belongs to.\n    pub const fn api_key(&self) -> ApiKey {\n        match self {\n");
+        for (api, _) in &list {
+            let _ = writeln!(o, "            {kind}::{api}(_) => ApiKey::{api},");
+        }
+        o.push_str("        }\n    }\n\n");
+        let _ = write!(
+            o,
+            "    /// Decodes a {} body of API `key` at `version`.\n    pub fn decode(key: ApiKey, buf: &mut bytes::Bytes, version: i16) -> crate::Result<Self> {{\n        Ok(match key {{\n",
+            suffix.to_lowercase()
+        );
+        for (api, ty) in &list {
+            let _ = writeln!(
+                o,
+                "            ApiKey::{api} => {kind}::{api}({ty}::decode(buf, version)?),"
+            );
+        }
+        if list.len() < apis.len() {
+            o.push_str("            #[allow(unreachable_patterns)]\n            other => return Err(ProtocolError::UnknownApiKey(other.key())),\n");
+        }
+        o.push_str("        })\n    }\n\n");
+        o.push_str("    /// Encodes the body at `version`.\n    pub fn encode(&self, buf: &mut bytes::BytesMut, version: i16) -> crate::Result<()> {\n        match self {\n");
+        for (api, _) in &list {
+            let _ = writeln!(o, "            {kind}::{api}(m) => m.encode(buf, version),");
+        }
+        o.push_str("        }\n    }\n\n");
+        o.push_str("    /// The encoded size of the body at `version`.\n    pub fn encoded_len(&self, version: i16) -> usize {\n        match self {\n");
+        for (api, _) in &list {
+            let _ = writeln!(o, "            {kind}::{api}(m) => m.encoded_len(version),");
+        }
+        o.push_str("        }\n    }\n}\n\n");
+        for (api, ty) in &list {
+            let _ = writeln!(
+                o,
+                "impl From<{ty}> for {kind} {{\n    fn from(m: {ty}) -> Self {{\n        {kind}::{api}(m)\n    }}\n}}\n"
+            );
+        }
+    }
+    o
+}
+
+fn gen_internal_mod(internal: &[(String, Spec)]) -> String {
+    let mut o = String::new();
+    o.push_str("// @generated by kafka-codegen (kafka-protocol/codegen). Do not edit by hand.\n\n");
+    o.push_str("//! Record keys and values of Kafka's internal topics: `__consumer_offsets` (group metadata,\n//! offset commits, KIP-848 group state) and `__transaction_state`.\n\n");
+    for (_, s) in internal {
+        let m = emit::snake(&s.name);
+        let _ = writeln!(o, "pub mod {m};\npub use {m}::{};", s.name);
+    }
+    o
+}
+
+fn gen_tests(specs: &[(String, Spec)], internal: &[(String, Spec)]) -> String {
+    let mut o = String::new();
+    o.push_str("// @generated by kafka-codegen (kafka-protocol/codegen). Do not edit by hand.\n\n");
+    o.push_str("//! Property tests: every message round-trips at every version it supports.\n\n");
+    o.push_str("use crate::primitives::testgen::check_roundtrip;\nuse proptest::prelude::*;\n\n");
+    o.push_str("proptest! {\n    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]\n");
+    for (_, s) in specs.iter().chain(internal.iter()) {
+        let path = if s.internal {
+            format!("super::internal::{}", s.name)
+        } else {
+            format!("super::{}", s.name)
+        };
+        let _ = writeln!(
+            o,
+            "    #[test]\n    fn roundtrip_{}(seed: u64) {{ check_roundtrip::<{path}>(seed).map_err(TestCaseError::fail)?; }}",
+            emit::snake(&s.name)
+        );
+    }
+    o.push_str("}\n");
+    o
+}
+
+fn diff_dirs(a: &Path, b: &Path) -> Vec<String> {
+    fn list(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    list(root, &p, out);
+                } else if let (Ok(rel), Ok(data)) = (p.strip_prefix(root), std::fs::read(&p)) {
+                    out.insert(rel.to_path_buf(), data);
+                }
+            }
+        }
+    }
+    let (mut x, mut y) = (BTreeMap::new(), BTreeMap::new());
+    list(a, a, &mut x);
+    list(b, b, &mut y);
+    let mut diffs = Vec::new();
+    for (k, v) in &x {
+        match y.get(k) {
+            None => diffs.push(format!("missing from committed tree: {}", k.display())),
+            Some(w) if w != v => diffs.push(format!("differs: {}", k.display())),
+            _ => {}
+        }
+    }
+    for k in y.keys() {
+        if !x.contains_key(k) {
+            diffs.push(format!("not generated (stale file): {}", k.display()));
+        }
+    }
+    diffs
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("kafka-codegen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check {
+        let tmp = std::env::temp_dir().join(format!("kafka-codegen-check-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let res = generate(&args, &tmp);
+        let code = match res {
+            Ok(n) => {
+                let d = diff_dirs(&tmp, &args.out);
+                if d.is_empty() {
+                    println!(
+                        "kafka-codegen: {n} generated files match {}",
+                        args.out.display()
+                    );
+                    ExitCode::SUCCESS
+                } else {
+                    for l in &d {
+                        eprintln!("kafka-codegen: {l}");
+                    }
+                    eprintln!("kafka-codegen: committed output is stale; run scripts/codegen");
+                    ExitCode::FAILURE
+                }
+            }
+            Err(e) => {
+                eprintln!("kafka-codegen: {e}");
+                ExitCode::FAILURE
+            }
+        };
+        let _ = std::fs::remove_dir_all(&tmp);
+        return code;
+    }
+    // Regenerate from scratch so removed specs leave no stale files.
+    let _ = std::fs::remove_dir_all(&args.out);
+    match generate(&args, &args.out) {
+        Ok(n) => {
+            println!("kafka-codegen: wrote {n} files to {}", args.out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kafka-codegen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
