@@ -278,7 +278,14 @@ pub(crate) fn parse_spec(text: &str, internal: bool) -> Result<Spec, String> {
         .map(|s| s.parse::<i16>())
         .transpose()
         .map_err(|e| e.to_string())?;
-    let valid = Vers::parse(&str_of(&v, "validVersions").ok_or("no validVersions")?)?;
+    let mut valid = Vers::parse(&str_of(&v, "validVersions").ok_or("no validVersions")?)?;
+    // Kafka 4 dropped request header v0 (used only by ControlledShutdown v0), but brokers and
+    // tools that read old captures still meet it; its layout is v1 without the client id.
+    if name == "RequestHeader"
+        && let Some(vv) = valid.as_mut()
+    {
+        vv.min = 0;
+    }
     let flexible = Vers::parse(&str_of(&v, "flexibleVersions").unwrap_or_else(|| "none".into()))?;
     let listeners = v
         .get("listeners")

@@ -17,7 +17,7 @@ use crate::primitives as p;
 #[cfg(any(test, feature = "arbitrary"))]
 use crate::primitives::testgen::{Arbitrary, Gen};
 
-/// The `RequestHeader` header, versions 1-2, flexible from version 2.
+/// The `RequestHeader` header, versions 0-2, flexible from version 2.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RequestHeader {
     /// `RequestApiKey`: int16, versions 0+.
@@ -179,11 +179,11 @@ impl Arbitrary for RequestHeader {
 }
 
 fn check_version(version: i16) -> crate::Result<()> {
-    if version < 1 || version > 2 {
+    if version < 0 || version > 2 {
         return Err(ProtocolError::UnsupportedVersion {
             what: "RequestHeader",
             version,
-            min: 1,
+            min: 0,
             max: 2,
         });
     }
@@ -192,6 +192,6 @@ fn check_version(version: i16) -> crate::Result<()> {
 
 impl crate::Message for RequestHeader {
     const NAME: &'static str = "RequestHeader";
-    const VERSIONS: crate::VersionRange = crate::VersionRange { min: 1, max: 2 };
+    const VERSIONS: crate::VersionRange = crate::VersionRange { min: 0, max: 2 };
     const FLEXIBLE_MIN: Option<i16> = Some(2);
 }
