@@ -67,7 +67,9 @@ impl TestCluster {
     pub fn bootstrap_or_skip(&self, test: &str) -> Option<String> {
         match self {
             TestCluster::Embedded => {
-                println!("SKIP {test}: the bundled broker is not implemented yet; set KAFKA_BOOTSTRAP_SERVERS or run scripts/integration");
+                println!(
+                    "SKIP {test}: the bundled broker is not implemented yet; set KAFKA_BOOTSTRAP_SERVERS or run scripts/integration"
+                );
                 None
             }
             TestCluster::ApacheKafka { bootstrap } | TestCluster::External { bootstrap } => {
@@ -85,7 +87,11 @@ pub fn unique_topic(prefix: &str) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    format!("{prefix}-{}-{nanos:x}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "{prefix}-{}-{nanos:x}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Polls `f` until it returns `Some` or `deadline` passes.

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::frame::{decode_response, encode_request};
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, RequestHeader, RequestKind, ResponseKind};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, RequestHeader, RequestKind, ResponseKind,
+};
 use kafka_protocol::{ProtocolError, Request, VersionRange};
 
 /// What can go wrong on the wire.
@@ -44,7 +46,11 @@ impl Connection {
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         stream.set_write_timeout(Some(Duration::from_secs(30)))?;
         stream.set_nodelay(true)?;
-        let mut c = Connection { stream, correlation: 0, versions: HashMap::new() };
+        let mut c = Connection {
+            stream,
+            correlation: 0,
+            versions: HashMap::new(),
+        };
         let v = ApiKey::ApiVersions.versions().max;
         let req = ApiVersionsRequest {
             client_software_name: "kafka-suite-tests".into(),
@@ -56,7 +62,13 @@ impl Connection {
             return Err(WireError::Unexpected("ApiVersions".into()));
         };
         for k in r.api_keys {
-            c.versions.insert(k.api_key, VersionRange { min: k.min_version, max: k.max_version });
+            c.versions.insert(
+                k.api_key,
+                VersionRange {
+                    min: k.min_version,
+                    max: k.max_version,
+                },
+            );
         }
         Ok(c)
     }
@@ -68,7 +80,10 @@ impl Connection {
 
     /// The highest version of `api` both sides support.
     pub fn negotiated(&self, api: ApiKey) -> Option<i16> {
-        self.versions.get(&api.key())?.intersect(&api.versions()).map(|r| r.max)
+        self.versions
+            .get(&api.key())?
+            .intersect(&api.versions())
+            .map(|r| r.max)
     }
 
     /// The versions of `api` both sides support.
@@ -82,7 +97,9 @@ impl Connection {
         R: Request + Into<RequestKind>,
         R::Response: TryFrom<ResponseKind, Error = ResponseKind>,
     {
-        let v = self.negotiated(R::API_KEY).ok_or(WireError::NoCommonVersion(R::API_KEY))?;
+        let v = self
+            .negotiated(R::API_KEY)
+            .ok_or(WireError::NoCommonVersion(R::API_KEY))?;
         self.send_typed(req, v)
     }
 

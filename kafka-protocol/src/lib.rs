@@ -32,6 +32,9 @@ pub mod messages;
 pub mod primitives;
 pub mod records;
 
+#[cfg(test)]
+mod known_answer;
+
 pub use error::{ProtocolError, Result};
 pub use error_code::ErrorCode;
 pub use message::{Decodable, Encodable, Message, Request, VersionRange};

@@ -724,3 +724,36 @@ pub mod testgen {
         Ok(())
     }
 }
+
+/// JSON views of messages in the shape of Kafka's generated JSON converters, used to compare
+/// decoded fixtures with what the Java library says they contain.
+#[cfg(test)]
+pub(crate) mod testjson {
+    /// A JSON view of a message at a version.
+    pub(crate) trait ToJson {
+        /// Fields present at `version`, keyed by Kafka's camelCase names.
+        fn to_json(&self, version: i16) -> serde_json::Value;
+    }
+
+    /// Standard base64 with padding, as Java's `Base64.getEncoder()` writes.
+    pub(crate) fn base64(data: &[u8]) -> String {
+        const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+        for chunk in data.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                if i <= chunk.len() {
+                    out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+        out
+    }
+}

@@ -620,7 +620,61 @@ fn gen_struct(out: &mut String, ctx: &Ctx<'_>, s: &StructDef, top: bool) -> Resu
         out.push_str("        if flexible { this.unknown_tagged_fields = g.unknown_tagged(); }\n");
     }
     out.push_str("        this\n    }\n}\n\n");
+
+    // ---- JSON in the shape of Kafka's generated JSON converters (test-only, for fixtures)
+    out.push_str("#[cfg(test)]\n");
+    let _ = writeln!(
+        out,
+        "impl crate::primitives::testjson::ToJson for {} {{",
+        s.name
+    );
+    out.push_str("    fn to_json(&self, version: i16) -> serde_json::Value {\n");
+    out.push_str("        let mut m = serde_json::Map::new();\n");
+    for f in &s.fields {
+        let id = field_ident(&f.name);
+        let present = cond(&f.versions);
+        let key = json_key(&f.name);
+        let val = if f.nullable.is_some() {
+            format!(
+                "match &self.{id} {{ Some(v) => {}, None => serde_json::Value::Null }}",
+                json_value(&f.ty, "v")
+            )
+        } else {
+            json_value(&f.ty, &format!("(&self.{id})"))
+        };
+        let _ = writeln!(
+            out,
+            "        if {present} {{ m.insert(\"{key}\".into(), {val}); }}"
+        );
+    }
+    out.push_str("        serde_json::Value::Object(m)\n    }\n}\n\n");
     Ok(())
+}
+
+fn json_key(name: &str) -> String {
+    let mut c = name.chars();
+    match c.next() {
+        Some(f) => f.to_ascii_lowercase().to_string() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn json_value(ty: &Ty, r: &str) -> String {
+    match ty {
+        Ty::Bool | Ty::Int8 | Ty::Int16 | Ty::Uint16 | Ty::Int32 | Ty::Int64 | Ty::Float64 => {
+            format!("serde_json::json!(*{r})")
+        }
+        Ty::Str => format!("serde_json::json!({r})"),
+        Ty::Uuid => format!("serde_json::json!({r}.to_string())"),
+        Ty::Bytes | Ty::Records => {
+            format!("serde_json::json!(crate::primitives::testjson::base64({r}))")
+        }
+        Ty::Struct(_) => format!("crate::primitives::testjson::ToJson::to_json({r}, version)"),
+        Ty::Array(t) => format!(
+            "serde_json::Value::Array({r}.iter().map(|e| {}).collect())",
+            json_value(t, "e")
+        ),
+    }
 }
 
 /// Expression that is true when the field holds something other than its default.

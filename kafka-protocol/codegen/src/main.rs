@@ -147,7 +147,7 @@ fn gen_mod(specs: &[(String, Spec)], skipped: &[String]) -> String {
         );
     }
     o.push_str("\n#![allow(clippy::large_enum_variant, clippy::match_like_matches_macro)]\n\nuse crate::{Encodable, Decodable, ProtocolError, VersionRange};\n\n");
-    o.push_str("pub mod internal;\n#[cfg(test)]\nmod tests;\n\n");
+    o.push_str("pub mod internal;\n#[cfg(test)]\npub(crate) mod tests;\n\n");
     for (_, s) in specs {
         let m = emit::snake(&s.name);
         let _ = writeln!(o, "pub mod {m};\npub use {m}::{};", s.name);
@@ -350,7 +350,29 @@ fn gen_tests(specs: &[(String, Spec)], internal: &[(String, Spec)]) -> String {
             emit::snake(&s.name)
         );
     }
-    o.push_str("}\n");
+    o.push_str("}\n\n");
+    o.push_str("/// Decodes `bytes` as message `name` at `version`, returning its JSON view and its\n/// re-encoding; `None` for an unknown name.\n");
+    o.push_str("pub(crate) fn decode_named(name: &str, version: i16, bytes: bytes::Bytes) -> Option<Result<(serde_json::Value, bytes::Bytes), String>> {\n");
+    o.push_str("    fn run<M: crate::Message + crate::primitives::testjson::ToJson>(version: i16, bytes: bytes::Bytes) -> Result<(serde_json::Value, bytes::Bytes), String> {\n");
+    o.push_str("        use crate::{Decodable, Encodable};\n        let mut rd = bytes;\n        let m = M::decode(&mut rd, version).map_err(|e| e.to_string())?;\n");
+    o.push_str(
+        "        if !rd.is_empty() { return Err(format!(\"{} bytes left over\", rd.len())); }\n",
+    );
+    o.push_str("        let mut out = bytes::BytesMut::new();\n        m.encode(&mut out, version).map_err(|e| e.to_string())?;\n");
+    o.push_str("        Ok((m.to_json(version), out.freeze()))\n    }\n    Some(match name {\n");
+    for (_, s) in specs.iter().chain(internal.iter()) {
+        let path = if s.internal {
+            format!("super::internal::{}", s.name)
+        } else {
+            format!("super::{}", s.name)
+        };
+        let _ = writeln!(
+            o,
+            "        \"{}\" => run::<{path}>(version, bytes),",
+            s.name
+        );
+    }
+    o.push_str("        _ => return None,\n    })\n}\n");
     o
 }
 

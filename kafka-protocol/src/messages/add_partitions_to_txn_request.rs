@@ -262,6 +262,54 @@ impl Arbitrary for AddPartitionsToTxnRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AddPartitionsToTxnRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 4 {
+            m.insert(
+                "transactions".into(),
+                serde_json::Value::Array(
+                    (&self.transactions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version <= 3 {
+            m.insert(
+                "v3AndBelowTransactionalId".into(),
+                serde_json::json!((&self.v3_and_below_transactional_id)),
+            );
+        }
+        if version <= 3 {
+            m.insert(
+                "v3AndBelowProducerId".into(),
+                serde_json::json!(*(&self.v3_and_below_producer_id)),
+            );
+        }
+        if version <= 3 {
+            m.insert(
+                "v3AndBelowProducerEpoch".into(),
+                serde_json::json!(*(&self.v3_and_below_producer_epoch)),
+            );
+        }
+        if version <= 3 {
+            m.insert(
+                "v3AndBelowTopics".into(),
+                serde_json::Value::Array(
+                    (&self.v3_and_below_topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AddPartitionsToTxnTransaction`, a part of `AddPartitionsToTxnRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddPartitionsToTxnTransaction {
@@ -472,6 +520,43 @@ impl Arbitrary for AddPartitionsToTxnTransaction {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AddPartitionsToTxnTransaction {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 4 {
+            m.insert(
+                "transactionalId".into(),
+                serde_json::json!((&self.transactional_id)),
+            );
+        }
+        if version >= 4 {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if version >= 4 {
+            m.insert(
+                "producerEpoch".into(),
+                serde_json::json!(*(&self.producer_epoch)),
+            );
+        }
+        if version >= 4 {
+            m.insert("verifyOnly".into(), serde_json::json!(*(&self.verify_only)));
+        }
+        if version >= 4 {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AddPartitionsToTxnTopic`, a part of `AddPartitionsToTxnRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddPartitionsToTxnTopic {
@@ -585,6 +670,28 @@ impl Arbitrary for AddPartitionsToTxnTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AddPartitionsToTxnTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -228,6 +228,45 @@ impl Arbitrary for AddPartitionsToTxnResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AddPartitionsToTxnResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if version >= 4 {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if version >= 4 {
+            m.insert(
+                "resultsByTransaction".into(),
+                serde_json::Value::Array(
+                    (&self.results_by_transaction)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version <= 3 {
+            m.insert(
+                "resultsByTopicV3AndBelow".into(),
+                serde_json::Value::Array(
+                    (&self.results_by_topic_v3_and_below)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AddPartitionsToTxnResult`, a part of `AddPartitionsToTxnResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddPartitionsToTxnResult {
@@ -375,6 +414,31 @@ impl Arbitrary for AddPartitionsToTxnResult {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AddPartitionsToTxnResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 4 {
+            m.insert(
+                "transactionalId".into(),
+                serde_json::json!((&self.transactional_id)),
+            );
+        }
+        if version >= 4 {
+            m.insert(
+                "topicResults".into(),
+                serde_json::Value::Array(
+                    (&self.topic_results)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AddPartitionsToTxnTopicResult`, a part of `AddPartitionsToTxnResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddPartitionsToTxnTopicResult {
@@ -500,6 +564,28 @@ impl Arbitrary for AddPartitionsToTxnTopicResult {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AddPartitionsToTxnTopicResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "resultsByPartition".into(),
+                serde_json::Value::Array(
+                    (&self.results_by_partition)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AddPartitionsToTxnPartitionResult`, a part of `AddPartitionsToTxnResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AddPartitionsToTxnPartitionResult {
@@ -594,6 +680,26 @@ impl Arbitrary for AddPartitionsToTxnPartitionResult {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AddPartitionsToTxnPartitionResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert(
+                "partitionErrorCode".into(),
+                serde_json::json!(*(&self.partition_error_code)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

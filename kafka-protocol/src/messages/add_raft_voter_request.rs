@@ -216,6 +216,52 @@ impl Arbitrary for AddRaftVoterRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AddRaftVoterRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "clusterId".into(),
+                match &self.cluster_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("timeoutMs".into(), serde_json::json!(*(&self.timeout_ms)));
+        }
+        if true {
+            m.insert("voterId".into(), serde_json::json!(*(&self.voter_id)));
+        }
+        if true {
+            m.insert(
+                "voterDirectoryId".into(),
+                serde_json::json!((&self.voter_directory_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "listeners".into(),
+                serde_json::Value::Array(
+                    (&self.listeners)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "ackWhenCommitted".into(),
+                serde_json::json!(*(&self.ack_when_committed)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Listener`, a part of `AddRaftVoterRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listener {
@@ -319,6 +365,23 @@ impl Arbitrary for Listener {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Listener {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -123,6 +123,23 @@ impl Arbitrary for AllocateProducerIdsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AllocateProducerIdsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("brokerId".into(), serde_json::json!(*(&self.broker_id)));
+        }
+        if true {
+            m.insert(
+                "brokerEpoch".into(),
+                serde_json::json!(*(&self.broker_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 0 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -141,6 +141,35 @@ impl Arbitrary for AllocateProducerIdsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AllocateProducerIdsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "producerIdStart".into(),
+                serde_json::json!(*(&self.producer_id_start)),
+            );
+        }
+        if true {
+            m.insert(
+                "producerIdLen".into(),
+                serde_json::json!(*(&self.producer_id_len)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 0 {
         return Err(ProtocolError::UnsupportedVersion {

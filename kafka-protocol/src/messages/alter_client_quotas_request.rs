@@ -147,6 +147,31 @@ impl Arbitrary for AlterClientQuotasRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterClientQuotasRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "entries".into(),
+                serde_json::Value::Array(
+                    (&self.entries)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "validateOnly".into(),
+                serde_json::json!(*(&self.validate_only)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `EntryData`, a part of `AlterClientQuotasRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntryData {
@@ -292,6 +317,36 @@ impl Arbitrary for EntryData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EntryData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "entity".into(),
+                serde_json::Value::Array(
+                    (&self.entity)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "ops".into(),
+                serde_json::Value::Array(
+                    (&self.ops)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `EntityData`, a part of `AlterClientQuotasRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityData {
@@ -411,6 +466,26 @@ impl Arbitrary for EntityData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EntityData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("entityType".into(), serde_json::json!((&self.entity_type)));
+        }
+        if true {
+            m.insert(
+                "entityName".into(),
+                match &self.entity_name {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OpData`, a part of `AlterClientQuotasRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpData {
@@ -514,6 +589,23 @@ impl Arbitrary for OpData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OpData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("key".into(), serde_json::json!((&self.key)));
+        }
+        if true {
+            m.insert("value".into(), serde_json::json!(*(&self.value)));
+        }
+        if true {
+            m.insert("remove".into(), serde_json::json!(*(&self.remove)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -147,6 +147,31 @@ impl Arbitrary for AlterClientQuotasResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterClientQuotasResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "entries".into(),
+                serde_json::Value::Array(
+                    (&self.entries)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `EntryData`, a part of `AlterClientQuotasResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntryData {
@@ -299,6 +324,37 @@ impl Arbitrary for EntryData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EntryData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "entity".into(),
+                serde_json::Value::Array(
+                    (&self.entity)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `EntityData`, a part of `AlterClientQuotasResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityData {
@@ -415,6 +471,26 @@ impl Arbitrary for EntityData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EntityData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("entityType".into(), serde_json::json!((&self.entity_type)));
+        }
+        if true {
+            m.insert(
+                "entityName".into(),
+                match &self.entity_name {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -148,6 +148,31 @@ impl Arbitrary for AlterConfigsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterConfigsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "resources".into(),
+                serde_json::Value::Array(
+                    (&self.resources)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "validateOnly".into(),
+                serde_json::json!(*(&self.validate_only)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AlterConfigsResource`, a part of `AlterConfigsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterConfigsResource {
@@ -278,6 +303,37 @@ impl Arbitrary for AlterConfigsResource {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterConfigsResource {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "resourceType".into(),
+                serde_json::json!(*(&self.resource_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "resourceName".into(),
+                serde_json::json!((&self.resource_name)),
+            );
+        }
+        if true {
+            m.insert(
+                "configs".into(),
+                serde_json::Value::Array(
+                    (&self.configs)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AlterableConfig`, a part of `AlterConfigsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterableConfig {
@@ -394,6 +450,26 @@ impl Arbitrary for AlterableConfig {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterableConfig {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "value".into(),
+                match &self.value {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -155,6 +155,34 @@ impl Arbitrary for AlterPartitionRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterPartitionRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("brokerId".into(), serde_json::json!(*(&self.broker_id)));
+        }
+        if true {
+            m.insert(
+                "brokerEpoch".into(),
+                serde_json::json!(*(&self.broker_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicData`, a part of `AlterPartitionRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
@@ -280,6 +308,31 @@ impl Arbitrary for TopicData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 2 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -495,6 +548,60 @@ impl Arbitrary for PartitionData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        if version <= 2 {
+            m.insert(
+                "newIsr".into(),
+                serde_json::Value::Array(
+                    (&self.new_isr)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "newIsrWithEpochs".into(),
+                serde_json::Value::Array(
+                    (&self.new_isr_with_epochs)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "leaderRecoveryState".into(),
+                serde_json::json!(*(&self.leader_recovery_state)),
+            );
+        }
+        if true {
+            m.insert(
+                "partitionEpoch".into(),
+                serde_json::json!(*(&self.partition_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `BrokerState`, a part of `AlterPartitionRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BrokerState {
@@ -613,6 +720,23 @@ impl Arbitrary for BrokerState {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for BrokerState {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 3 {
+            m.insert("brokerId".into(), serde_json::json!(*(&self.broker_id)));
+        }
+        if version >= 3 {
+            m.insert(
+                "brokerEpoch".into(),
+                serde_json::json!(*(&self.broker_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

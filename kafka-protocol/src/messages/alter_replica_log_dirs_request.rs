@@ -140,6 +140,25 @@ impl Arbitrary for AlterReplicaLogDirsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterReplicaLogDirsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "dirs".into(),
+                serde_json::Value::Array(
+                    (&self.dirs)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AlterReplicaLogDir`, a part of `AlterReplicaLogDirsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterReplicaLogDir {
@@ -263,6 +282,28 @@ impl Arbitrary for AlterReplicaLogDir {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterReplicaLogDir {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("path".into(), serde_json::json!((&self.path)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AlterReplicaLogDirTopic`, a part of `AlterReplicaLogDirsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterReplicaLogDirTopic {
@@ -376,6 +417,28 @@ impl Arbitrary for AlterReplicaLogDirTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterReplicaLogDirTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

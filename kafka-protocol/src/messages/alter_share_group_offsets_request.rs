@@ -151,6 +151,28 @@ impl Arbitrary for AlterShareGroupOffsetsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterShareGroupOffsetsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AlterShareGroupOffsetsRequestTopic`, a part of `AlterShareGroupOffsetsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterShareGroupOffsetsRequestTopic {
@@ -278,6 +300,28 @@ impl Arbitrary for AlterShareGroupOffsetsRequestTopic {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterShareGroupOffsetsRequestTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topicName".into(), serde_json::json!((&self.topic_name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AlterShareGroupOffsetsRequestPartition`, a part of `AlterShareGroupOffsetsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterShareGroupOffsetsRequestPartition {
@@ -372,6 +416,26 @@ impl Arbitrary for AlterShareGroupOffsetsRequestPartition {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterShareGroupOffsetsRequestPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert(
+                "startOffset".into(),
+                serde_json::json!(*(&self.start_offset)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

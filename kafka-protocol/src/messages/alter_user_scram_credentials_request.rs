@@ -175,6 +175,36 @@ impl Arbitrary for AlterUserScramCredentialsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterUserScramCredentialsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "deletions".into(),
+                serde_json::Value::Array(
+                    (&self.deletions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "upsertions".into(),
+                serde_json::Value::Array(
+                    (&self.upsertions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ScramCredentialDeletion`, a part of `AlterUserScramCredentialsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScramCredentialDeletion {
@@ -269,6 +299,20 @@ impl Arbitrary for ScramCredentialDeletion {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ScramCredentialDeletion {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert("mechanism".into(), serde_json::json!(*(&self.mechanism)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -393,6 +437,35 @@ impl Arbitrary for ScramCredentialUpsertion {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ScramCredentialUpsertion {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert("mechanism".into(), serde_json::json!(*(&self.mechanism)));
+        }
+        if true {
+            m.insert("iterations".into(), serde_json::json!(*(&self.iterations)));
+        }
+        if true {
+            m.insert(
+                "salt".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.salt))),
+            );
+        }
+        if true {
+            m.insert(
+                "saltedPassword".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.salted_password))),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

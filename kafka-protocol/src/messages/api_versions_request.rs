@@ -136,6 +136,26 @@ impl Arbitrary for ApiVersionsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ApiVersionsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 3 {
+            m.insert(
+                "clientSoftwareName".into(),
+                serde_json::json!((&self.client_software_name)),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "clientSoftwareVersion".into(),
+                serde_json::json!((&self.client_software_version)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 4 {
         return Err(ProtocolError::UnsupportedVersion {

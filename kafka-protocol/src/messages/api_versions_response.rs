@@ -340,6 +340,68 @@ impl Arbitrary for ApiVersionsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ApiVersionsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "apiKeys".into(),
+                serde_json::Value::Array(
+                    (&self.api_keys)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "supportedFeatures".into(),
+                serde_json::Value::Array(
+                    (&self.supported_features)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "finalizedFeaturesEpoch".into(),
+                serde_json::json!(*(&self.finalized_features_epoch)),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "finalizedFeatures".into(),
+                serde_json::Value::Array(
+                    (&self.finalized_features)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "zkMigrationReady".into(),
+                serde_json::json!(*(&self.zk_migration_ready)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ApiVersion`, a part of `ApiVersionsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiVersion {
@@ -443,6 +505,23 @@ impl Arbitrary for ApiVersion {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ApiVersion {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("apiKey".into(), serde_json::json!(*(&self.api_key)));
+        }
+        if true {
+            m.insert("minVersion".into(), serde_json::json!(*(&self.min_version)));
+        }
+        if true {
+            m.insert("maxVersion".into(), serde_json::json!(*(&self.max_version)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -588,6 +667,23 @@ impl Arbitrary for SupportedFeatureKey {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for SupportedFeatureKey {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 3 {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version >= 3 {
+            m.insert("minVersion".into(), serde_json::json!(*(&self.min_version)));
+        }
+        if version >= 3 {
+            m.insert("maxVersion".into(), serde_json::json!(*(&self.max_version)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `FinalizedFeatureKey`, a part of `ApiVersionsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FinalizedFeatureKey {
@@ -727,6 +823,29 @@ impl Arbitrary for FinalizedFeatureKey {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FinalizedFeatureKey {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 3 {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version >= 3 {
+            m.insert(
+                "maxVersionLevel".into(),
+                serde_json::json!(*(&self.max_version_level)),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "minVersionLevel".into(),
+                serde_json::json!(*(&self.min_version_level)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -156,6 +156,34 @@ impl Arbitrary for AssignReplicasToDirsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AssignReplicasToDirsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("brokerId".into(), serde_json::json!(*(&self.broker_id)));
+        }
+        if true {
+            m.insert(
+                "brokerEpoch".into(),
+                serde_json::json!(*(&self.broker_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "directories".into(),
+                serde_json::Value::Array(
+                    (&self.directories)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DirectoryData`, a part of `AssignReplicasToDirsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DirectoryData {
@@ -274,6 +302,28 @@ impl Arbitrary for DirectoryData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DirectoryData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("id".into(), serde_json::json!((&self.id).to_string()));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -398,6 +448,31 @@ impl Arbitrary for TopicData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `PartitionData`, a part of `AssignReplicasToDirsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
@@ -483,6 +558,20 @@ impl Arbitrary for PartitionData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

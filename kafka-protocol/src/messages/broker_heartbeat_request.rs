@@ -303,6 +303,60 @@ impl Arbitrary for BrokerHeartbeatRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for BrokerHeartbeatRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("brokerId".into(), serde_json::json!(*(&self.broker_id)));
+        }
+        if true {
+            m.insert(
+                "brokerEpoch".into(),
+                serde_json::json!(*(&self.broker_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "currentMetadataOffset".into(),
+                serde_json::json!(*(&self.current_metadata_offset)),
+            );
+        }
+        if true {
+            m.insert("wantFence".into(), serde_json::json!(*(&self.want_fence)));
+        }
+        if true {
+            m.insert(
+                "wantShutDown".into(),
+                serde_json::json!(*(&self.want_shut_down)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "offlineLogDirs".into(),
+                serde_json::Value::Array(
+                    (&self.offline_log_dirs)
+                        .iter()
+                        .map(|e| serde_json::json!(e.to_string()))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 2 {
+            m.insert(
+                "cordonedLogDirs".into(),
+                match &self.cordoned_log_dirs {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter().map(|e| serde_json::json!(e.to_string())).collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 2 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -150,6 +150,38 @@ impl Arbitrary for BrokerHeartbeatResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for BrokerHeartbeatResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "isCaughtUp".into(),
+                serde_json::json!(*(&self.is_caught_up)),
+            );
+        }
+        if true {
+            m.insert("isFenced".into(), serde_json::json!(*(&self.is_fenced)));
+        }
+        if true {
+            m.insert(
+                "shouldShutDown".into(),
+                serde_json::json!(*(&self.should_shut_down)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 2 {
         return Err(ProtocolError::UnsupportedVersion {

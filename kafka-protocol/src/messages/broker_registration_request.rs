@@ -301,6 +301,80 @@ impl Arbitrary for BrokerRegistrationRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for BrokerRegistrationRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("brokerId".into(), serde_json::json!(*(&self.broker_id)));
+        }
+        if true {
+            m.insert("clusterId".into(), serde_json::json!((&self.cluster_id)));
+        }
+        if true {
+            m.insert(
+                "incarnationId".into(),
+                serde_json::json!((&self.incarnation_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "listeners".into(),
+                serde_json::Value::Array(
+                    (&self.listeners)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "features".into(),
+                serde_json::Value::Array(
+                    (&self.features)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "rack".into(),
+                match &self.rack {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "isMigratingZkBroker".into(),
+                serde_json::json!(*(&self.is_migrating_zk_broker)),
+            );
+        }
+        if version >= 2 {
+            m.insert(
+                "logDirs".into(),
+                serde_json::Value::Array(
+                    (&self.log_dirs)
+                        .iter()
+                        .map(|e| serde_json::json!(e.to_string()))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "previousBrokerEpoch".into(),
+                serde_json::json!(*(&self.previous_broker_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Listener`, a part of `BrokerRegistrationRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listener {
@@ -416,6 +490,29 @@ impl Arbitrary for Listener {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Listener {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        if true {
+            m.insert(
+                "securityProtocol".into(),
+                serde_json::json!(*(&self.security_protocol)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Feature`, a part of `BrokerRegistrationRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feature {
@@ -519,6 +616,29 @@ impl Arbitrary for Feature {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Feature {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "minSupportedVersion".into(),
+                serde_json::json!(*(&self.min_supported_version)),
+            );
+        }
+        if true {
+            m.insert(
+                "maxSupportedVersion".into(),
+                serde_json::json!(*(&self.max_supported_version)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -132,6 +132,29 @@ impl Arbitrary for BrokerRegistrationResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for BrokerRegistrationResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "brokerEpoch".into(),
+                serde_json::json!(*(&self.broker_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 4 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -391,6 +391,92 @@ impl Arbitrary for ConsumerGroupHeartbeatRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ConsumerGroupHeartbeatRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if true {
+            m.insert(
+                "memberEpoch".into(),
+                serde_json::json!(*(&self.member_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "instanceId".into(),
+                match &self.instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "rackId".into(),
+                match &self.rack_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "rebalanceTimeoutMs".into(),
+                serde_json::json!(*(&self.rebalance_timeout_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "subscribedTopicNames".into(),
+                match &self.subscribed_topic_names {
+                    Some(v) => {
+                        serde_json::Value::Array(v.iter().map(|e| serde_json::json!(e)).collect())
+                    }
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "subscribedTopicRegex".into(),
+                match &self.subscribed_topic_regex {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "serverAssignor".into(),
+                match &self.server_assignor {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "topicPartitions".into(),
+                match &self.topic_partitions {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicPartitions`, a part of `ConsumerGroupHeartbeatRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicPartitions {
@@ -504,6 +590,31 @@ impl Arbitrary for TopicPartitions {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicPartitions {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -136,6 +136,34 @@ impl Arbitrary for ConsumerProtocolAssignment {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ConsumerProtocolAssignment {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "assignedPartitions".into(),
+                serde_json::Value::Array(
+                    (&self.assigned_partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "userData".into(),
+                match &self.user_data {
+                    Some(v) => serde_json::json!(crate::primitives::testjson::base64(v)),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicPartition`, a part of `ConsumerProtocolAssignment`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicPartition {
@@ -216,6 +244,28 @@ impl Arbitrary for TopicPartition {
             };
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topic".into(), serde_json::json!((&self.topic)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -232,6 +232,60 @@ impl Arbitrary for ConsumerProtocolSubscription {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ConsumerProtocolSubscription {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "userData".into(),
+                match &self.user_data {
+                    Some(v) => serde_json::json!(crate::primitives::testjson::base64(v)),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "ownedPartitions".into(),
+                serde_json::Value::Array(
+                    (&self.owned_partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 2 {
+            m.insert(
+                "generationId".into(),
+                serde_json::json!(*(&self.generation_id)),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "rackId".into(),
+                match &self.rack_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicPartition`, a part of `ConsumerProtocolSubscription`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicPartition {
@@ -336,6 +390,28 @@ impl Arbitrary for TopicPartition {
             };
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert("topic".into(), serde_json::json!((&self.topic)));
+        }
+        if version >= 1 {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -198,6 +198,54 @@ impl Arbitrary for ControllerRegistrationRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ControllerRegistrationRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "controllerId".into(),
+                serde_json::json!(*(&self.controller_id)),
+            );
+        }
+        if true {
+            m.insert(
+                "incarnationId".into(),
+                serde_json::json!((&self.incarnation_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "zkMigrationReady".into(),
+                serde_json::json!(*(&self.zk_migration_ready)),
+            );
+        }
+        if true {
+            m.insert(
+                "listeners".into(),
+                serde_json::Value::Array(
+                    (&self.listeners)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "features".into(),
+                serde_json::Value::Array(
+                    (&self.features)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Listener`, a part of `ControllerRegistrationRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listener {
@@ -313,6 +361,29 @@ impl Arbitrary for Listener {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Listener {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        if true {
+            m.insert(
+                "securityProtocol".into(),
+                serde_json::json!(*(&self.security_protocol)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Feature`, a part of `ControllerRegistrationRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feature {
@@ -416,6 +487,29 @@ impl Arbitrary for Feature {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Feature {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "minSupportedVersion".into(),
+                serde_json::json!(*(&self.min_supported_version)),
+            );
+        }
+        if true {
+            m.insert(
+                "maxSupportedVersion".into(),
+                serde_json::json!(*(&self.max_supported_version)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -137,6 +137,25 @@ impl Arbitrary for CreateAclsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreateAclsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "creations".into(),
+                serde_json::Value::Array(
+                    (&self.creations)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AclCreation`, a part of `CreateAclsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AclCreation {
@@ -288,6 +307,47 @@ impl Arbitrary for AclCreation {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AclCreation {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "resourceType".into(),
+                serde_json::json!(*(&self.resource_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "resourceName".into(),
+                serde_json::json!((&self.resource_name)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "resourcePatternType".into(),
+                serde_json::json!(*(&self.resource_pattern_type)),
+            );
+        }
+        if true {
+            m.insert("principal".into(), serde_json::json!((&self.principal)));
+        }
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("operation".into(), serde_json::json!(*(&self.operation)));
+        }
+        if true {
+            m.insert(
+                "permissionType".into(),
+                serde_json::json!(*(&self.permission_type)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

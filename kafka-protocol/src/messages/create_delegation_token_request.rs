@@ -243,6 +243,49 @@ impl Arbitrary for CreateDelegationTokenRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreateDelegationTokenRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 3 {
+            m.insert(
+                "ownerPrincipalType".into(),
+                match &self.owner_principal_type {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "ownerPrincipalName".into(),
+                match &self.owner_principal_name {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "renewers".into(),
+                serde_json::Value::Array(
+                    (&self.renewers)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "maxLifetimeMs".into(),
+                serde_json::json!(*(&self.max_lifetime_ms)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `CreatableRenewers`, a part of `CreateDelegationTokenRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatableRenewers {
@@ -337,6 +380,26 @@ impl Arbitrary for CreatableRenewers {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreatableRenewers {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "principalType".into(),
+                serde_json::json!((&self.principal_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "principalName".into(),
+                serde_json::json!((&self.principal_name)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

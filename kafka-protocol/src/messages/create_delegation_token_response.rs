@@ -228,6 +228,74 @@ impl Arbitrary for CreateDelegationTokenResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreateDelegationTokenResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "principalType".into(),
+                serde_json::json!((&self.principal_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "principalName".into(),
+                serde_json::json!((&self.principal_name)),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "tokenRequesterPrincipalType".into(),
+                serde_json::json!((&self.token_requester_principal_type)),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "tokenRequesterPrincipalName".into(),
+                serde_json::json!((&self.token_requester_principal_name)),
+            );
+        }
+        if true {
+            m.insert(
+                "issueTimestampMs".into(),
+                serde_json::json!(*(&self.issue_timestamp_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "expiryTimestampMs".into(),
+                serde_json::json!(*(&self.expiry_timestamp_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "maxTimestampMs".into(),
+                serde_json::json!(*(&self.max_timestamp_ms)),
+            );
+        }
+        if true {
+            m.insert("tokenId".into(), serde_json::json!((&self.token_id)));
+        }
+        if true {
+            m.insert(
+                "hmac".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.hmac))),
+            );
+        }
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 1 || version > 3 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -158,6 +158,34 @@ impl Arbitrary for CreatePartitionsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreatePartitionsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert("timeoutMs".into(), serde_json::json!(*(&self.timeout_ms)));
+        }
+        if true {
+            m.insert(
+                "validateOnly".into(),
+                serde_json::json!(*(&self.validate_only)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `CreatePartitionsTopic`, a part of `CreatePartitionsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatePartitionsTopic {
@@ -314,6 +342,33 @@ impl Arbitrary for CreatePartitionsTopic {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreatePartitionsTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert("count".into(), serde_json::json!(*(&self.count)));
+        }
+        if true {
+            m.insert(
+                "assignments".into(),
+                match &self.assignments {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `CreatePartitionsAssignment`, a part of `CreatePartitionsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatePartitionsAssignment {
@@ -418,6 +473,25 @@ impl Arbitrary for CreatePartitionsAssignment {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreatePartitionsAssignment {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "brokerIds".into(),
+                serde_json::Value::Array(
+                    (&self.broker_ids)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

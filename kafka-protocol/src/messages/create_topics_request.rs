@@ -167,6 +167,34 @@ impl Arbitrary for CreateTopicsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreateTopicsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert("timeoutMs".into(), serde_json::json!(*(&self.timeout_ms)));
+        }
+        if version >= 1 {
+            m.insert(
+                "validateOnly".into(),
+                serde_json::json!(*(&self.validate_only)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `CreatableTopic`, a part of `CreateTopicsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatableTopic {
@@ -343,6 +371,51 @@ impl Arbitrary for CreatableTopic {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreatableTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "numPartitions".into(),
+                serde_json::json!(*(&self.num_partitions)),
+            );
+        }
+        if true {
+            m.insert(
+                "replicationFactor".into(),
+                serde_json::json!(*(&self.replication_factor)),
+            );
+        }
+        if true {
+            m.insert(
+                "assignments".into(),
+                serde_json::Value::Array(
+                    (&self.assignments)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "configs".into(),
+                serde_json::Value::Array(
+                    (&self.configs)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `CreatableReplicaAssignment`, a part of `CreateTopicsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatableReplicaAssignment {
@@ -456,6 +529,31 @@ impl Arbitrary for CreatableReplicaAssignment {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreatableReplicaAssignment {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert(
+                "brokerIds".into(),
+                serde_json::Value::Array(
+                    (&self.broker_ids)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -575,6 +673,26 @@ impl Arbitrary for CreatableTopicConfig {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreatableTopicConfig {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "value".into(),
+                match &self.value {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -155,6 +155,31 @@ impl Arbitrary for CreateTopicsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreateTopicsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 2 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `CreatableTopicResult`, a part of `CreateTopicsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatableTopicResult {
@@ -444,6 +469,66 @@ impl Arbitrary for CreatableTopicResult {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreatableTopicResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version >= 7 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if version >= 1 {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "topicConfigErrorCode".into(),
+                serde_json::json!(*(&self.topic_config_error_code)),
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "numPartitions".into(),
+                serde_json::json!(*(&self.num_partitions)),
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "replicationFactor".into(),
+                serde_json::json!(*(&self.replication_factor)),
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "configs".into(),
+                match &self.configs {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `CreatableTopicConfigs`, a part of `CreateTopicsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CreatableTopicConfigs {
@@ -646,6 +731,41 @@ impl Arbitrary for CreatableTopicConfigs {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CreatableTopicConfigs {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 5 {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version >= 5 {
+            m.insert(
+                "value".into(),
+                match &self.value {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 5 {
+            m.insert("readOnly".into(), serde_json::json!(*(&self.read_only)));
+        }
+        if version >= 5 {
+            m.insert(
+                "configSource".into(),
+                serde_json::json!(*(&self.config_source)),
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "isSensitive".into(),
+                serde_json::json!(*(&self.is_sensitive)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

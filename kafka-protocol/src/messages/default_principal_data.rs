@@ -131,6 +131,26 @@ impl Arbitrary for DefaultPrincipalData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DefaultPrincipalData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("type".into(), serde_json::json!((&self.r#type)));
+        }
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "tokenAuthenticated".into(),
+                serde_json::json!(*(&self.token_authenticated)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 0 {
         return Err(ProtocolError::UnsupportedVersion {

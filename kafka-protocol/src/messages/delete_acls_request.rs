@@ -139,6 +139,25 @@ impl Arbitrary for DeleteAclsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DeleteAclsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "filters".into(),
+                serde_json::Value::Array(
+                    (&self.filters)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DeleteAclsFilter`, a part of `DeleteAclsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteAclsFilter {
@@ -356,6 +375,62 @@ impl Arbitrary for DeleteAclsFilter {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DeleteAclsFilter {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "resourceTypeFilter".into(),
+                serde_json::json!(*(&self.resource_type_filter)),
+            );
+        }
+        if true {
+            m.insert(
+                "resourceNameFilter".into(),
+                match &self.resource_name_filter {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "patternTypeFilter".into(),
+                serde_json::json!(*(&self.pattern_type_filter)),
+            );
+        }
+        if true {
+            m.insert(
+                "principalFilter".into(),
+                match &self.principal_filter {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "hostFilter".into(),
+                match &self.host_filter {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("operation".into(), serde_json::json!(*(&self.operation)));
+        }
+        if true {
+            m.insert(
+                "permissionType".into(),
+                serde_json::json!(*(&self.permission_type)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

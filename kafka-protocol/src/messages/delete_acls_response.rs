@@ -148,6 +148,31 @@ impl Arbitrary for DeleteAclsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DeleteAclsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "filterResults".into(),
+                serde_json::Value::Array(
+                    (&self.filter_results)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DeleteAclsFilterResult`, a part of `DeleteAclsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteAclsFilterResult {
@@ -299,6 +324,37 @@ impl Arbitrary for DeleteAclsFilterResult {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DeleteAclsFilterResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "matchingAcls".into(),
+                serde_json::Value::Array(
+                    (&self.matching_acls)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -493,6 +549,59 @@ impl Arbitrary for DeleteAclsMatchingAcl {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DeleteAclsMatchingAcl {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "resourceType".into(),
+                serde_json::json!(*(&self.resource_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "resourceName".into(),
+                serde_json::json!((&self.resource_name)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "patternType".into(),
+                serde_json::json!(*(&self.pattern_type)),
+            );
+        }
+        if true {
+            m.insert("principal".into(), serde_json::json!((&self.principal)));
+        }
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("operation".into(), serde_json::json!(*(&self.operation)));
+        }
+        if true {
+            m.insert(
+                "permissionType".into(),
+                serde_json::json!(*(&self.permission_type)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

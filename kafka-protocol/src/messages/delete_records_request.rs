@@ -148,6 +148,28 @@ impl Arbitrary for DeleteRecordsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DeleteRecordsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert("timeoutMs".into(), serde_json::json!(*(&self.timeout_ms)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DeleteRecordsTopic`, a part of `DeleteRecordsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteRecordsTopic {
@@ -271,6 +293,28 @@ impl Arbitrary for DeleteRecordsTopic {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DeleteRecordsTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DeleteRecordsPartition`, a part of `DeleteRecordsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteRecordsPartition {
@@ -365,6 +409,23 @@ impl Arbitrary for DeleteRecordsPartition {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DeleteRecordsPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert("offset".into(), serde_json::json!(*(&self.offset)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -153,6 +153,28 @@ impl Arbitrary for DeleteShareGroupOffsetsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DeleteShareGroupOffsetsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DeleteShareGroupOffsetsRequestTopic`, a part of `DeleteShareGroupOffsetsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteShareGroupOffsetsRequestTopic {
@@ -238,6 +260,17 @@ impl Arbitrary for DeleteShareGroupOffsetsRequestTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DeleteShareGroupOffsetsRequestTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topicName".into(), serde_json::json!((&self.topic_name)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -198,6 +198,39 @@ impl Arbitrary for DeleteTopicsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DeleteTopicsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 6 {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version <= 5 {
+            m.insert(
+                "topicNames".into(),
+                serde_json::Value::Array(
+                    (&self.topic_names)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert("timeoutMs".into(), serde_json::json!(*(&self.timeout_ms)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DeleteTopicState`, a part of `DeleteTopicsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeleteTopicState {
@@ -342,6 +375,29 @@ impl Arbitrary for DeleteTopicState {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DeleteTopicState {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 6 {
+            m.insert(
+                "name".into(),
+                match &self.name {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 6 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

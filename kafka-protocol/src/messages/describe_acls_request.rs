@@ -245,6 +245,62 @@ impl Arbitrary for DescribeAclsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeAclsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "resourceTypeFilter".into(),
+                serde_json::json!(*(&self.resource_type_filter)),
+            );
+        }
+        if true {
+            m.insert(
+                "resourceNameFilter".into(),
+                match &self.resource_name_filter {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "patternTypeFilter".into(),
+                serde_json::json!(*(&self.pattern_type_filter)),
+            );
+        }
+        if true {
+            m.insert(
+                "principalFilter".into(),
+                match &self.principal_filter {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "hostFilter".into(),
+                match &self.host_filter {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("operation".into(), serde_json::json!(*(&self.operation)));
+        }
+        if true {
+            m.insert(
+                "permissionType".into(),
+                serde_json::json!(*(&self.permission_type)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 1 || version > 3 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -188,6 +188,43 @@ impl Arbitrary for DescribeAclsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeAclsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "resources".into(),
+                serde_json::Value::Array(
+                    (&self.resources)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeAclsResource`, a part of `DescribeAclsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeAclsResource {
@@ -339,6 +376,43 @@ impl Arbitrary for DescribeAclsResource {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeAclsResource {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "resourceType".into(),
+                serde_json::json!(*(&self.resource_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "resourceName".into(),
+                serde_json::json!((&self.resource_name)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "patternType".into(),
+                serde_json::json!(*(&self.pattern_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "acls".into(),
+                serde_json::Value::Array(
+                    (&self.acls)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AclDescription`, a part of `DescribeAclsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AclDescription {
@@ -451,6 +525,29 @@ impl Arbitrary for AclDescription {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AclDescription {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("principal".into(), serde_json::json!((&self.principal)));
+        }
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("operation".into(), serde_json::json!(*(&self.operation)));
+        }
+        if true {
+            m.insert(
+                "permissionType".into(),
+                serde_json::json!(*(&self.permission_type)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -147,6 +147,28 @@ impl Arbitrary for DescribeClientQuotasRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeClientQuotasRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "components".into(),
+                serde_json::Value::Array(
+                    (&self.components)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert("strict".into(), serde_json::json!(*(&self.strict)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ComponentData`, a part of `DescribeClientQuotasRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ComponentData {
@@ -272,6 +294,29 @@ impl Arbitrary for ComponentData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ComponentData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("entityType".into(), serde_json::json!((&self.entity_type)));
+        }
+        if true {
+            m.insert("matchType".into(), serde_json::json!(*(&self.match_type)));
+        }
+        if true {
+            m.insert(
+                "match".into(),
+                match &self.r#match {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

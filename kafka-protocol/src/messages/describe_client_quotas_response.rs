@@ -211,6 +211,45 @@ impl Arbitrary for DescribeClientQuotasResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeClientQuotasResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "entries".into(),
+                match &self.entries {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `EntryData`, a part of `DescribeClientQuotasResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntryData {
@@ -356,6 +395,36 @@ impl Arbitrary for EntryData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EntryData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "entity".into(),
+                serde_json::Value::Array(
+                    (&self.entity)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "values".into(),
+                serde_json::Value::Array(
+                    (&self.values)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `EntityData`, a part of `DescribeClientQuotasResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EntityData {
@@ -475,6 +544,26 @@ impl Arbitrary for EntityData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EntityData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("entityType".into(), serde_json::json!((&self.entity_type)));
+        }
+        if true {
+            m.insert(
+                "entityName".into(),
+                match &self.entity_name {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ValueData`, a part of `DescribeClientQuotasResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValueData {
@@ -569,6 +658,20 @@ impl Arbitrary for ValueData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ValueData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("key".into(), serde_json::json!((&self.key)));
+        }
+        if true {
+            m.insert("value".into(), serde_json::json!(*(&self.value)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

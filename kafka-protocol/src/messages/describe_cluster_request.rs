@@ -155,6 +155,32 @@ impl Arbitrary for DescribeClusterRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeClusterRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "includeClusterAuthorizedOperations".into(),
+                serde_json::json!(*(&self.include_cluster_authorized_operations)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "endpointType".into(),
+                serde_json::json!(*(&self.endpoint_type)),
+            );
+        }
+        if version >= 2 {
+            m.insert(
+                "includeFencedBrokers".into(),
+                serde_json::json!(*(&self.include_fenced_brokers)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 2 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -237,6 +237,64 @@ impl Arbitrary for DescribeClusterResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeClusterResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "endpointType".into(),
+                serde_json::json!(*(&self.endpoint_type)),
+            );
+        }
+        if true {
+            m.insert("clusterId".into(), serde_json::json!((&self.cluster_id)));
+        }
+        if true {
+            m.insert(
+                "controllerId".into(),
+                serde_json::json!(*(&self.controller_id)),
+            );
+        }
+        if true {
+            m.insert(
+                "brokers".into(),
+                serde_json::Value::Array(
+                    (&self.brokers)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "clusterAuthorizedOperations".into(),
+                serde_json::json!(*(&self.cluster_authorized_operations)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeClusterBroker`, a part of `DescribeClusterResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeClusterBroker {
@@ -392,6 +450,35 @@ impl Arbitrary for DescribeClusterBroker {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeClusterBroker {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("brokerId".into(), serde_json::json!(*(&self.broker_id)));
+        }
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        if true {
+            m.insert(
+                "rack".into(),
+                match &self.rack {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 2 {
+            m.insert("isFenced".into(), serde_json::json!(*(&self.is_fenced)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

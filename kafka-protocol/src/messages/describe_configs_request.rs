@@ -181,6 +181,37 @@ impl Arbitrary for DescribeConfigsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeConfigsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "resources".into(),
+                serde_json::Value::Array(
+                    (&self.resources)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "includeSynonyms".into(),
+                serde_json::json!(*(&self.include_synonyms)),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "includeDocumentation".into(),
+                serde_json::json!(*(&self.include_documentation)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeConfigsResource`, a part of `DescribeConfigsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeConfigsResource {
@@ -328,6 +359,37 @@ impl Arbitrary for DescribeConfigsResource {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeConfigsResource {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "resourceType".into(),
+                serde_json::json!(*(&self.resource_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "resourceName".into(),
+                serde_json::json!((&self.resource_name)),
+            );
+        }
+        if true {
+            m.insert(
+                "configurationKeys".into(),
+                match &self.configuration_keys {
+                    Some(v) => {
+                        serde_json::Value::Array(v.iter().map(|e| serde_json::json!(e)).collect())
+                    }
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -149,6 +149,31 @@ impl Arbitrary for DescribeConfigsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeConfigsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "results".into(),
+                serde_json::Value::Array(
+                    (&self.results)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeConfigsResult`, a part of `DescribeConfigsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeConfigsResult {
@@ -318,6 +343,49 @@ impl Arbitrary for DescribeConfigsResult {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeConfigsResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "resourceType".into(),
+                serde_json::json!(*(&self.resource_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "resourceName".into(),
+                serde_json::json!((&self.resource_name)),
+            );
+        }
+        if true {
+            m.insert(
+                "configs".into(),
+                serde_json::Value::Array(
+                    (&self.configs)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -570,6 +638,64 @@ impl Arbitrary for DescribeConfigsResourceResult {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeConfigsResourceResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "value".into(),
+                match &self.value {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("readOnly".into(), serde_json::json!(*(&self.read_only)));
+        }
+        if version >= 1 {
+            m.insert(
+                "configSource".into(),
+                serde_json::json!(*(&self.config_source)),
+            );
+        }
+        if true {
+            m.insert(
+                "isSensitive".into(),
+                serde_json::json!(*(&self.is_sensitive)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "synonyms".into(),
+                serde_json::Value::Array(
+                    (&self.synonyms)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 3 {
+            m.insert("configType".into(), serde_json::json!(*(&self.config_type)));
+        }
+        if version >= 3 {
+            m.insert(
+                "documentation".into(),
+                match &self.documentation {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeConfigsSynonym`, a part of `DescribeConfigsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeConfigsSynonym {
@@ -731,6 +857,29 @@ impl Arbitrary for DescribeConfigsSynonym {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeConfigsSynonym {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version >= 1 {
+            m.insert(
+                "value".into(),
+                match &self.value {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 1 {
+            m.insert("source".into(), serde_json::json!(*(&self.source)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

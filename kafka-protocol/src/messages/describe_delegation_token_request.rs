@@ -164,6 +164,27 @@ impl Arbitrary for DescribeDelegationTokenRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeDelegationTokenRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "owners".into(),
+                match &self.owners {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeDelegationTokenOwner`, a part of `DescribeDelegationTokenRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeDelegationTokenOwner {
@@ -258,6 +279,26 @@ impl Arbitrary for DescribeDelegationTokenOwner {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeDelegationTokenOwner {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "principalType".into(),
+                serde_json::json!((&self.principal_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "principalName".into(),
+                serde_json::json!((&self.principal_name)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -158,6 +158,34 @@ impl Arbitrary for DescribeDelegationTokenResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeDelegationTokenResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "tokens".into(),
+                serde_json::Value::Array(
+                    (&self.tokens)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribedDelegationToken`, a part of `DescribeDelegationTokenResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedDelegationToken {
@@ -377,6 +405,76 @@ impl Arbitrary for DescribedDelegationToken {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribedDelegationToken {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "principalType".into(),
+                serde_json::json!((&self.principal_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "principalName".into(),
+                serde_json::json!((&self.principal_name)),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "tokenRequesterPrincipalType".into(),
+                serde_json::json!((&self.token_requester_principal_type)),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "tokenRequesterPrincipalName".into(),
+                serde_json::json!((&self.token_requester_principal_name)),
+            );
+        }
+        if true {
+            m.insert(
+                "issueTimestamp".into(),
+                serde_json::json!(*(&self.issue_timestamp)),
+            );
+        }
+        if true {
+            m.insert(
+                "expiryTimestamp".into(),
+                serde_json::json!(*(&self.expiry_timestamp)),
+            );
+        }
+        if true {
+            m.insert(
+                "maxTimestamp".into(),
+                serde_json::json!(*(&self.max_timestamp)),
+            );
+        }
+        if true {
+            m.insert("tokenId".into(), serde_json::json!((&self.token_id)));
+        }
+        if true {
+            m.insert(
+                "hmac".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.hmac))),
+            );
+        }
+        if true {
+            m.insert(
+                "renewers".into(),
+                serde_json::Value::Array(
+                    (&self.renewers)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribedDelegationTokenRenewer`, a part of `DescribeDelegationTokenResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedDelegationTokenRenewer {
@@ -471,6 +569,26 @@ impl Arbitrary for DescribedDelegationTokenRenewer {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribedDelegationTokenRenewer {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "principalType".into(),
+                serde_json::json!((&self.principal_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "principalName".into(),
+                serde_json::json!((&self.principal_name)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -156,6 +156,31 @@ impl Arbitrary for DescribeGroupsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeGroupsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "groups".into(),
+                serde_json::Value::Array(
+                    (&self.groups)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "includeAuthorizedOperations".into(),
+                serde_json::json!(*(&self.include_authorized_operations)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 6 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -153,6 +153,31 @@ impl Arbitrary for DescribeGroupsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeGroupsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "groups".into(),
+                serde_json::Value::Array(
+                    (&self.groups)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribedGroup`, a part of `DescribeGroupsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedGroup {
@@ -380,6 +405,61 @@ impl Arbitrary for DescribedGroup {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribedGroup {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if version >= 6 {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert("groupState".into(), serde_json::json!((&self.group_state)));
+        }
+        if true {
+            m.insert(
+                "protocolType".into(),
+                serde_json::json!((&self.protocol_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "protocolData".into(),
+                serde_json::json!((&self.protocol_data)),
+            );
+        }
+        if true {
+            m.insert(
+                "members".into(),
+                serde_json::Value::Array(
+                    (&self.members)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "authorizedOperations".into(),
+                serde_json::json!(*(&self.authorized_operations)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribedGroupMember`, a part of `DescribeGroupsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedGroupMember {
@@ -543,6 +623,46 @@ impl Arbitrary for DescribedGroupMember {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribedGroupMember {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if version >= 4 {
+            m.insert(
+                "groupInstanceId".into(),
+                match &self.group_instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("clientId".into(), serde_json::json!((&self.client_id)));
+        }
+        if true {
+            m.insert("clientHost".into(), serde_json::json!((&self.client_host)));
+        }
+        if true {
+            m.insert(
+                "memberMetadata".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.member_metadata))),
+            );
+        }
+        if true {
+            m.insert(
+                "memberAssignment".into(),
+                serde_json::json!(crate::primitives::testjson::base64(
+                    (&self.member_assignment)
+                )),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -165,6 +165,34 @@ impl Arbitrary for DescribeLogDirsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeLogDirsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if version >= 3 {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "results".into(),
+                serde_json::Value::Array(
+                    (&self.results)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeLogDirsResult`, a part of `DescribeLogDirsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeLogDirsResult {
@@ -345,6 +373,43 @@ impl Arbitrary for DescribeLogDirsResult {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeLogDirsResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert("logDir".into(), serde_json::json!((&self.log_dir)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 4 {
+            m.insert("totalBytes".into(), serde_json::json!(*(&self.total_bytes)));
+        }
+        if version >= 4 {
+            m.insert(
+                "usableBytes".into(),
+                serde_json::json!(*(&self.usable_bytes)),
+            );
+        }
+        if version >= 5 {
+            m.insert("isCordoned".into(), serde_json::json!(*(&self.is_cordoned)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeLogDirsTopic`, a part of `DescribeLogDirsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeLogDirsTopic {
@@ -468,6 +533,28 @@ impl Arbitrary for DescribeLogDirsTopic {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeLogDirsTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeLogDirsPartition`, a part of `DescribeLogDirsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeLogDirsPartition {
@@ -580,6 +667,35 @@ impl Arbitrary for DescribeLogDirsPartition {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeLogDirsPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert(
+                "partitionSize".into(),
+                serde_json::json!(*(&self.partition_size)),
+            );
+        }
+        if true {
+            m.insert("offsetLag".into(), serde_json::json!(*(&self.offset_lag)));
+        }
+        if true {
+            m.insert(
+                "isFutureKey".into(),
+                serde_json::json!(*(&self.is_future_key)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -147,6 +147,31 @@ impl Arbitrary for DescribeProducersResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeProducersResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicResponse`, a part of `DescribeProducersResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicResponse {
@@ -267,6 +292,28 @@ impl Arbitrary for TopicResponse {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -431,6 +478,43 @@ impl Arbitrary for PartitionResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "activeProducers".into(),
+                serde_json::Value::Array(
+                    (&self.active_producers)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ProducerState`, a part of `DescribeProducersResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProducerState {
@@ -561,6 +645,47 @@ impl Arbitrary for ProducerState {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ProducerState {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if true {
+            m.insert(
+                "producerEpoch".into(),
+                serde_json::json!(*(&self.producer_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "lastSequence".into(),
+                serde_json::json!(*(&self.last_sequence)),
+            );
+        }
+        if true {
+            m.insert(
+                "lastTimestamp".into(),
+                serde_json::json!(*(&self.last_timestamp)),
+            );
+        }
+        if true {
+            m.insert(
+                "coordinatorEpoch".into(),
+                serde_json::json!(*(&self.coordinator_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "currentTxnStartOffset".into(),
+                serde_json::json!(*(&self.current_txn_start_offset)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

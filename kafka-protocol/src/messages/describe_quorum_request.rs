@@ -137,6 +137,25 @@ impl Arbitrary for DescribeQuorumRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeQuorumRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicData`, a part of `DescribeQuorumRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
@@ -258,6 +277,28 @@ impl Arbitrary for TopicData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topicName".into(), serde_json::json!((&self.topic_name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `PartitionData`, a part of `DescribeQuorumRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
@@ -343,6 +384,20 @@ impl Arbitrary for PartitionData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

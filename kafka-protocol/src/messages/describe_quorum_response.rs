@@ -233,6 +233,48 @@ impl Arbitrary for DescribeQuorumResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeQuorumResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if version >= 2 {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 2 {
+            m.insert(
+                "nodes".into(),
+                serde_json::Value::Array(
+                    (&self.nodes)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicData`, a part of `DescribeQuorumResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
@@ -351,6 +393,28 @@ impl Arbitrary for TopicData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topicName".into(), serde_json::json!((&self.topic_name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -586,6 +650,69 @@ impl Arbitrary for PartitionData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if version >= 2 {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("leaderId".into(), serde_json::json!(*(&self.leader_id)));
+        }
+        if true {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "highWatermark".into(),
+                serde_json::json!(*(&self.high_watermark)),
+            );
+        }
+        if true {
+            m.insert(
+                "currentVoters".into(),
+                serde_json::Value::Array(
+                    (&self.current_voters)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "observers".into(),
+                serde_json::Value::Array(
+                    (&self.observers)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Node`, a part of `DescribeQuorumResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -731,6 +858,28 @@ impl Arbitrary for Node {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Node {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 2 {
+            m.insert("nodeId".into(), serde_json::json!(*(&self.node_id)));
+        }
+        if version >= 2 {
+            m.insert(
+                "listeners".into(),
+                serde_json::Value::Array(
+                    (&self.listeners)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Listener`, a part of `DescribeQuorumResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listener {
@@ -870,6 +1019,23 @@ impl Arbitrary for Listener {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Listener {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 2 {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version >= 2 {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if version >= 2 {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1020,6 +1186,41 @@ impl Arbitrary for ReplicaState {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ReplicaState {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("replicaId".into(), serde_json::json!(*(&self.replica_id)));
+        }
+        if version >= 2 {
+            m.insert(
+                "replicaDirectoryId".into(),
+                serde_json::json!((&self.replica_directory_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "logEndOffset".into(),
+                serde_json::json!(*(&self.log_end_offset)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "lastFetchTimestamp".into(),
+                serde_json::json!(*(&self.last_fetch_timestamp)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "lastCaughtUpTimestamp".into(),
+                serde_json::json!(*(&self.last_caught_up_timestamp)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

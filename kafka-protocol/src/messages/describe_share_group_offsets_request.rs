@@ -144,6 +144,25 @@ impl Arbitrary for DescribeShareGroupOffsetsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeShareGroupOffsetsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "groups".into(),
+                serde_json::Value::Array(
+                    (&self.groups)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeShareGroupOffsetsRequestGroup`, a part of `DescribeShareGroupOffsetsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeShareGroupOffsetsRequestGroup {
@@ -297,6 +316,30 @@ impl Arbitrary for DescribeShareGroupOffsetsRequestGroup {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeShareGroupOffsetsRequestGroup {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                match &self.topics {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeShareGroupOffsetsRequestTopic`, a part of `DescribeShareGroupOffsetsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeShareGroupOffsetsRequestTopic {
@@ -410,6 +453,28 @@ impl Arbitrary for DescribeShareGroupOffsetsRequestTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeShareGroupOffsetsRequestTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topicName".into(), serde_json::json!((&self.topic_name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -189,6 +189,40 @@ impl Arbitrary for DescribeTopicPartitionsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeTopicPartitionsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "nextCursor".into(),
+                match &self.next_cursor {
+                    Some(v) => crate::primitives::testjson::ToJson::to_json(v, version),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeTopicPartitionsResponseTopic`, a part of `DescribeTopicPartitionsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeTopicPartitionsResponseTopic {
@@ -373,6 +407,52 @@ impl Arbitrary for DescribeTopicPartitionsResponseTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeTopicPartitionsResponseTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "name".into(),
+                match &self.name {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert("isInternal".into(), serde_json::json!(*(&self.is_internal)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "topicAuthorizedOperations".into(),
+                serde_json::json!(*(&self.topic_authorized_operations)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -675,6 +755,87 @@ impl Arbitrary for DescribeTopicPartitionsResponsePartition {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeTopicPartitionsResponsePartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert("leaderId".into(), serde_json::json!(*(&self.leader_id)));
+        }
+        if true {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "replicaNodes".into(),
+                serde_json::Value::Array(
+                    (&self.replica_nodes)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "isrNodes".into(),
+                serde_json::Value::Array(
+                    (&self.isr_nodes)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "eligibleLeaderReplicas".into(),
+                match &self.eligible_leader_replicas {
+                    Some(v) => {
+                        serde_json::Value::Array(v.iter().map(|e| serde_json::json!(*e)).collect())
+                    }
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "lastKnownElr".into(),
+                match &self.last_known_elr {
+                    Some(v) => {
+                        serde_json::Value::Array(v.iter().map(|e| serde_json::json!(*e)).collect())
+                    }
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "offlineReplicas".into(),
+                serde_json::Value::Array(
+                    (&self.offline_replicas)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Cursor`, a part of `DescribeTopicPartitionsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Cursor {
@@ -769,6 +930,23 @@ impl Arbitrary for Cursor {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Cursor {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topicName".into(), serde_json::json!((&self.topic_name)));
+        }
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

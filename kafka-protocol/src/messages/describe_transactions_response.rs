@@ -149,6 +149,31 @@ impl Arbitrary for DescribeTransactionsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeTransactionsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "transactionStates".into(),
+                serde_json::Value::Array(
+                    (&self.transaction_states)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TransactionState`, a part of `DescribeTransactionsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransactionState {
@@ -324,6 +349,61 @@ impl Arbitrary for TransactionState {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TransactionState {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "transactionalId".into(),
+                serde_json::json!((&self.transactional_id)),
+            );
+        }
+        if true {
+            m.insert(
+                "transactionState".into(),
+                serde_json::json!((&self.transaction_state)),
+            );
+        }
+        if true {
+            m.insert(
+                "transactionTimeoutMs".into(),
+                serde_json::json!(*(&self.transaction_timeout_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "transactionStartTimeMs".into(),
+                serde_json::json!(*(&self.transaction_start_time_ms)),
+            );
+        }
+        if true {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if true {
+            m.insert(
+                "producerEpoch".into(),
+                serde_json::json!(*(&self.producer_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicData`, a part of `DescribeTransactionsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
@@ -437,6 +517,28 @@ impl Arbitrary for TopicData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topic".into(), serde_json::json!((&self.topic)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

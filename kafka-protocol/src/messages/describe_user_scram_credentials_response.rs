@@ -191,6 +191,43 @@ impl Arbitrary for DescribeUserScramCredentialsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeUserScramCredentialsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "results".into(),
+                serde_json::Value::Array(
+                    (&self.results)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribeUserScramCredentialsResult`, a part of `DescribeUserScramCredentialsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribeUserScramCredentialsResult {
@@ -352,6 +389,40 @@ impl Arbitrary for DescribeUserScramCredentialsResult {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribeUserScramCredentialsResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("user".into(), serde_json::json!((&self.user)));
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "credentialInfos".into(),
+                serde_json::Value::Array(
+                    (&self.credential_infos)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `CredentialInfo`, a part of `DescribeUserScramCredentialsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CredentialInfo {
@@ -446,6 +517,20 @@ impl Arbitrary for CredentialInfo {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CredentialInfo {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("mechanism".into(), serde_json::json!(*(&self.mechanism)));
+        }
+        if true {
+            m.insert("iterations".into(), serde_json::json!(*(&self.iterations)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

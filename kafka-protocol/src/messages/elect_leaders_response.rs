@@ -169,6 +169,34 @@ impl Arbitrary for ElectLeadersResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ElectLeadersResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if version >= 1 {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "replicaElectionResults".into(),
+                serde_json::Value::Array(
+                    (&self.replica_election_results)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ReplicaElectionResult`, a part of `ElectLeadersResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaElectionResult {
@@ -287,6 +315,28 @@ impl Arbitrary for ReplicaElectionResult {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ReplicaElectionResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topic".into(), serde_json::json!((&self.topic)));
+        }
+        if true {
+            m.insert(
+                "partitionResult".into(),
+                serde_json::Value::Array(
+                    (&self.partition_result)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -415,6 +465,32 @@ impl Arbitrary for PartitionResult {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionId".into(),
+                serde_json::json!(*(&self.partition_id)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

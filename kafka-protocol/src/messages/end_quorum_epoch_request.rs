@@ -208,6 +208,45 @@ impl Arbitrary for EndQuorumEpochRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EndQuorumEpochRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "clusterId".into(),
+                match &self.cluster_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "leaderEndpoints".into(),
+                serde_json::Value::Array(
+                    (&self.leader_endpoints)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicData`, a part of `EndQuorumEpochRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
@@ -326,6 +365,28 @@ impl Arbitrary for TopicData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topicName".into(), serde_json::json!((&self.topic_name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -510,6 +571,51 @@ impl Arbitrary for PartitionData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert("leaderId".into(), serde_json::json!(*(&self.leader_id)));
+        }
+        if true {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        if version <= 0 {
+            m.insert(
+                "preferredSuccessors".into(),
+                serde_json::Value::Array(
+                    (&self.preferred_successors)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "preferredCandidates".into(),
+                serde_json::Value::Array(
+                    (&self.preferred_candidates)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ReplicaInfo`, a part of `EndQuorumEpochRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaInfo {
@@ -628,6 +734,26 @@ impl Arbitrary for ReplicaInfo {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ReplicaInfo {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert(
+                "candidateId".into(),
+                serde_json::json!(*(&self.candidate_id)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "candidateDirectoryId".into(),
+                serde_json::json!((&self.candidate_directory_id).to_string()),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -770,6 +896,23 @@ impl Arbitrary for LeaderEndpoint {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for LeaderEndpoint {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version >= 1 {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if version >= 1 {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -213,6 +213,39 @@ impl Arbitrary for EndQuorumEpochResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EndQuorumEpochResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "nodeEndpoints".into(),
+                serde_json::Value::Array(
+                    (&self.node_endpoints)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicData`, a part of `EndQuorumEpochResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
@@ -334,6 +367,28 @@ impl Arbitrary for TopicData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topicName".into(), serde_json::json!((&self.topic_name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `PartitionData`, a part of `EndQuorumEpochResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
@@ -446,6 +501,32 @@ impl Arbitrary for PartitionData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert("leaderId".into(), serde_json::json!(*(&self.leader_id)));
+        }
+        if true {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -588,6 +669,23 @@ impl Arbitrary for NodeEndpoint {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for NodeEndpoint {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert("nodeId".into(), serde_json::json!(*(&self.node_id)));
+        }
+        if version >= 1 {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if version >= 1 {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

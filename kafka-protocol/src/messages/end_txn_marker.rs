@@ -80,6 +80,20 @@ impl Arbitrary for EndTxnMarker {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EndTxnMarker {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "coordinatorEpoch".into(),
+                serde_json::json!(*(&self.coordinator_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 0 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -140,6 +140,32 @@ impl Arbitrary for EndTxnRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EndTxnRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "transactionalId".into(),
+                serde_json::json!((&self.transactional_id)),
+            );
+        }
+        if true {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if true {
+            m.insert(
+                "producerEpoch".into(),
+                serde_json::json!(*(&self.producer_epoch)),
+            );
+        }
+        if true {
+            m.insert("committed".into(), serde_json::json!(*(&self.committed)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 5 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -154,6 +154,32 @@ impl Arbitrary for EndTxnResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EndTxnResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if version >= 5 {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if version >= 5 {
+            m.insert(
+                "producerEpoch".into(),
+                serde_json::json!(*(&self.producer_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 5 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -153,6 +153,37 @@ impl Arbitrary for EnvelopeRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EnvelopeRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "requestData".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.request_data))),
+            );
+        }
+        if true {
+            m.insert(
+                "requestPrincipal".into(),
+                match &self.request_principal {
+                    Some(v) => serde_json::json!(crate::primitives::testjson::base64(v)),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "clientHostAddress".into(),
+                serde_json::json!(crate::primitives::testjson::base64(
+                    (&self.client_host_address)
+                )),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 0 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -144,6 +144,26 @@ impl Arbitrary for EnvelopeResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EnvelopeResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "responseData".into(),
+                match &self.response_data {
+                    Some(v) => serde_json::json!(crate::primitives::testjson::base64(v)),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 0 {
         return Err(ProtocolError::UnsupportedVersion {

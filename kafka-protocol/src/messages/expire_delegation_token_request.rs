@@ -123,6 +123,26 @@ impl Arbitrary for ExpireDelegationTokenRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ExpireDelegationTokenRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "hmac".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.hmac))),
+            );
+        }
+        if true {
+            m.insert(
+                "expiryTimePeriodMs".into(),
+                serde_json::json!(*(&self.expiry_time_period_ms)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 1 || version > 2 {
         return Err(ProtocolError::UnsupportedVersion {

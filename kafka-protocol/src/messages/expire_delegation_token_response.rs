@@ -132,6 +132,29 @@ impl Arbitrary for ExpireDelegationTokenResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ExpireDelegationTokenResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "expiryTimestampMs".into(),
+                serde_json::json!(*(&self.expiry_timestamp_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 1 || version > 2 {
         return Err(ProtocolError::UnsupportedVersion {

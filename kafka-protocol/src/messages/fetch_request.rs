@@ -403,6 +403,81 @@ impl Arbitrary for FetchRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FetchRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 12 {
+            m.insert(
+                "clusterId".into(),
+                match &self.cluster_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version <= 14 {
+            m.insert("replicaId".into(), serde_json::json!(*(&self.replica_id)));
+        }
+        if version >= 15 {
+            m.insert(
+                "replicaState".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.replica_state), version),
+            );
+        }
+        if true {
+            m.insert("maxWaitMs".into(), serde_json::json!(*(&self.max_wait_ms)));
+        }
+        if true {
+            m.insert("minBytes".into(), serde_json::json!(*(&self.min_bytes)));
+        }
+        if version >= 3 {
+            m.insert("maxBytes".into(), serde_json::json!(*(&self.max_bytes)));
+        }
+        if version >= 4 {
+            m.insert(
+                "isolationLevel".into(),
+                serde_json::json!(*(&self.isolation_level)),
+            );
+        }
+        if version >= 7 {
+            m.insert("sessionId".into(), serde_json::json!(*(&self.session_id)));
+        }
+        if version >= 7 {
+            m.insert(
+                "sessionEpoch".into(),
+                serde_json::json!(*(&self.session_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 7 {
+            m.insert(
+                "forgottenTopicsData".into(),
+                serde_json::Value::Array(
+                    (&self.forgotten_topics_data)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 11 {
+            m.insert("rackId".into(), serde_json::json!((&self.rack_id)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ReplicaState`, a part of `FetchRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplicaState {
@@ -521,6 +596,23 @@ impl Arbitrary for ReplicaState {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ReplicaState {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 15 {
+            m.insert("replicaId".into(), serde_json::json!(*(&self.replica_id)));
+        }
+        if version >= 15 {
+            m.insert(
+                "replicaEpoch".into(),
+                serde_json::json!(*(&self.replica_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -665,6 +757,34 @@ impl Arbitrary for FetchTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FetchTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version <= 12 {
+            m.insert("topic".into(), serde_json::json!((&self.topic)));
+        }
+        if version >= 13 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -881,6 +1001,59 @@ impl Arbitrary for FetchPartition {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FetchPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("partition".into(), serde_json::json!(*(&self.partition)));
+        }
+        if version >= 9 {
+            m.insert(
+                "currentLeaderEpoch".into(),
+                serde_json::json!(*(&self.current_leader_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "fetchOffset".into(),
+                serde_json::json!(*(&self.fetch_offset)),
+            );
+        }
+        if version >= 12 {
+            m.insert(
+                "lastFetchedEpoch".into(),
+                serde_json::json!(*(&self.last_fetched_epoch)),
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "logStartOffset".into(),
+                serde_json::json!(*(&self.log_start_offset)),
+            );
+        }
+        if true {
+            m.insert(
+                "partitionMaxBytes".into(),
+                serde_json::json!(*(&self.partition_max_bytes)),
+            );
+        }
+        if version >= 17 {
+            m.insert(
+                "replicaDirectoryId".into(),
+                serde_json::json!((&self.replica_directory_id).to_string()),
+            );
+        }
+        if version >= 18 {
+            m.insert(
+                "highWatermark".into(),
+                serde_json::json!(*(&self.high_watermark)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ForgottenTopic`, a part of `FetchRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForgottenTopic {
@@ -1029,6 +1202,34 @@ impl Arbitrary for ForgottenTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ForgottenTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if (version >= 7 && version <= 12) {
+            m.insert("topic".into(), serde_json::json!((&self.topic)));
+        }
+        if version >= 13 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if version >= 7 {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

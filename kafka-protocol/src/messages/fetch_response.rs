@@ -259,6 +259,48 @@ impl Arbitrary for FetchResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FetchResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if version >= 7 {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if version >= 7 {
+            m.insert("sessionId".into(), serde_json::json!(*(&self.session_id)));
+        }
+        if true {
+            m.insert(
+                "responses".into(),
+                serde_json::Value::Array(
+                    (&self.responses)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 16 {
+            m.insert(
+                "nodeEndpoints".into(),
+                serde_json::Value::Array(
+                    (&self.node_endpoints)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `FetchableTopicResponse`, a part of `FetchResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchableTopicResponse {
@@ -400,6 +442,34 @@ impl Arbitrary for FetchableTopicResponse {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FetchableTopicResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version <= 12 {
+            m.insert("topic".into(), serde_json::json!((&self.topic)));
+        }
+        if version >= 13 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -792,6 +862,87 @@ impl Arbitrary for PartitionData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "highWatermark".into(),
+                serde_json::json!(*(&self.high_watermark)),
+            );
+        }
+        if version >= 4 {
+            m.insert(
+                "lastStableOffset".into(),
+                serde_json::json!(*(&self.last_stable_offset)),
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "logStartOffset".into(),
+                serde_json::json!(*(&self.log_start_offset)),
+            );
+        }
+        if version >= 12 {
+            m.insert(
+                "divergingEpoch".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.diverging_epoch), version),
+            );
+        }
+        if version >= 12 {
+            m.insert(
+                "currentLeader".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.current_leader), version),
+            );
+        }
+        if version >= 12 {
+            m.insert(
+                "snapshotId".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.snapshot_id), version),
+            );
+        }
+        if version >= 4 {
+            m.insert(
+                "abortedTransactions".into(),
+                match &self.aborted_transactions {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 11 {
+            m.insert(
+                "preferredReadReplica".into(),
+                serde_json::json!(*(&self.preferred_read_replica)),
+            );
+        }
+        if true {
+            m.insert(
+                "records".into(),
+                match &self.records {
+                    Some(v) => serde_json::json!(crate::primitives::testjson::base64(v)),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `EpochEndOffset`, a part of `FetchResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EpochEndOffset {
@@ -910,6 +1061,20 @@ impl Arbitrary for EpochEndOffset {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EpochEndOffset {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 12 {
+            m.insert("epoch".into(), serde_json::json!(*(&self.epoch)));
+        }
+        if version >= 12 {
+            m.insert("endOffset".into(), serde_json::json!(*(&self.end_offset)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1034,6 +1199,23 @@ impl Arbitrary for LeaderIdAndEpoch {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for LeaderIdAndEpoch {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 12 {
+            m.insert("leaderId".into(), serde_json::json!(*(&self.leader_id)));
+        }
+        if version >= 12 {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `SnapshotId`, a part of `FetchResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotId {
@@ -1128,6 +1310,20 @@ impl Arbitrary for SnapshotId {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for SnapshotId {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("endOffset".into(), serde_json::json!(*(&self.end_offset)));
+        }
+        if true {
+            m.insert("epoch".into(), serde_json::json!(*(&self.epoch)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1249,6 +1445,23 @@ impl Arbitrary for AbortedTransaction {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AbortedTransaction {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 4 {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if version >= 4 {
+            m.insert(
+                "firstOffset".into(),
+                serde_json::json!(*(&self.first_offset)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1438,6 +1651,32 @@ impl Arbitrary for NodeEndpoint {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for NodeEndpoint {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 16 {
+            m.insert("nodeId".into(), serde_json::json!(*(&self.node_id)));
+        }
+        if version >= 16 {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if version >= 16 {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        if version >= 16 {
+            m.insert(
+                "rack".into(),
+                match &self.rack {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

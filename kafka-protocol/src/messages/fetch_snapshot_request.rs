@@ -219,6 +219,40 @@ impl Arbitrary for FetchSnapshotRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FetchSnapshotRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "clusterId".into(),
+                match &self.cluster_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("replicaId".into(), serde_json::json!(*(&self.replica_id)));
+        }
+        if true {
+            m.insert("maxBytes".into(), serde_json::json!(*(&self.max_bytes)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicSnapshot`, a part of `FetchSnapshotRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicSnapshot {
@@ -339,6 +373,28 @@ impl Arbitrary for TopicSnapshot {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicSnapshot {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -484,6 +540,38 @@ impl Arbitrary for PartitionSnapshot {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionSnapshot {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("partition".into(), serde_json::json!(*(&self.partition)));
+        }
+        if true {
+            m.insert(
+                "currentLeaderEpoch".into(),
+                serde_json::json!(*(&self.current_leader_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "snapshotId".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.snapshot_id), version),
+            );
+        }
+        if true {
+            m.insert("position".into(), serde_json::json!(*(&self.position)));
+        }
+        if version >= 1 {
+            m.insert(
+                "replicaDirectoryId".into(),
+                serde_json::json!((&self.replica_directory_id).to_string()),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `SnapshotId`, a part of `FetchSnapshotRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotId {
@@ -578,6 +666,20 @@ impl Arbitrary for SnapshotId {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for SnapshotId {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("endOffset".into(), serde_json::json!(*(&self.end_offset)));
+        }
+        if true {
+            m.insert("epoch".into(), serde_json::json!(*(&self.epoch)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

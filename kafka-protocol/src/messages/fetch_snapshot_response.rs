@@ -222,6 +222,45 @@ impl Arbitrary for FetchSnapshotResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FetchSnapshotResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "nodeEndpoints".into(),
+                serde_json::Value::Array(
+                    (&self.node_endpoints)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicSnapshot`, a part of `FetchSnapshotResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicSnapshot {
@@ -342,6 +381,28 @@ impl Arbitrary for TopicSnapshot {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicSnapshot {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -518,6 +579,46 @@ impl Arbitrary for PartitionSnapshot {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionSnapshot {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("index".into(), serde_json::json!(*(&self.index)));
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "snapshotId".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.snapshot_id), version),
+            );
+        }
+        if true {
+            m.insert(
+                "currentLeader".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.current_leader), version),
+            );
+        }
+        if true {
+            m.insert("size".into(), serde_json::json!(*(&self.size)));
+        }
+        if true {
+            m.insert("position".into(), serde_json::json!(*(&self.position)));
+        }
+        if true {
+            m.insert(
+                "unalignedRecords".into(),
+                serde_json::json!(crate::primitives::testjson::base64(
+                    (&self.unaligned_records)
+                )),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `SnapshotId`, a part of `FetchSnapshotResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SnapshotId {
@@ -615,6 +716,20 @@ impl Arbitrary for SnapshotId {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for SnapshotId {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("endOffset".into(), serde_json::json!(*(&self.end_offset)));
+        }
+        if true {
+            m.insert("epoch".into(), serde_json::json!(*(&self.epoch)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `LeaderIdAndEpoch`, a part of `FetchSnapshotResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaderIdAndEpoch {
@@ -709,6 +824,23 @@ impl Arbitrary for LeaderIdAndEpoch {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for LeaderIdAndEpoch {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("leaderId".into(), serde_json::json!(*(&self.leader_id)));
+        }
+        if true {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -851,6 +983,23 @@ impl Arbitrary for NodeEndpoint {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for NodeEndpoint {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert("nodeId".into(), serde_json::json!(*(&self.node_id)));
+        }
+        if version >= 1 {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if version >= 1 {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -189,6 +189,31 @@ impl Arbitrary for FindCoordinatorRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FindCoordinatorRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version <= 3 {
+            m.insert("key".into(), serde_json::json!((&self.key)));
+        }
+        if version >= 1 {
+            m.insert("keyType".into(), serde_json::json!(*(&self.key_type)));
+        }
+        if version >= 4 {
+            m.insert(
+                "coordinatorKeys".into(),
+                serde_json::Value::Array(
+                    (&self.coordinator_keys)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 6 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -292,6 +292,52 @@ impl Arbitrary for FindCoordinatorResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FindCoordinatorResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if version <= 3 {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if (version >= 1 && version <= 3) {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version <= 3 {
+            m.insert("nodeId".into(), serde_json::json!(*(&self.node_id)));
+        }
+        if version <= 3 {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if version <= 3 {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        if version >= 4 {
+            m.insert(
+                "coordinators".into(),
+                serde_json::Value::Array(
+                    (&self.coordinators)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Coordinator`, a part of `FindCoordinatorResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Coordinator {
@@ -515,6 +561,38 @@ impl Arbitrary for Coordinator {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Coordinator {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 4 {
+            m.insert("key".into(), serde_json::json!((&self.key)));
+        }
+        if version >= 4 {
+            m.insert("nodeId".into(), serde_json::json!(*(&self.node_id)));
+        }
+        if version >= 4 {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if version >= 4 {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        if version >= 4 {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if version >= 4 {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -231,6 +231,75 @@ impl Arbitrary for GetTelemetrySubscriptionsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for GetTelemetrySubscriptionsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "clientInstanceId".into(),
+                serde_json::json!((&self.client_instance_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "subscriptionId".into(),
+                serde_json::json!(*(&self.subscription_id)),
+            );
+        }
+        if true {
+            m.insert(
+                "acceptedCompressionTypes".into(),
+                serde_json::Value::Array(
+                    (&self.accepted_compression_types)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "pushIntervalMs".into(),
+                serde_json::json!(*(&self.push_interval_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "telemetryMaxBytes".into(),
+                serde_json::json!(*(&self.telemetry_max_bytes)),
+            );
+        }
+        if true {
+            m.insert(
+                "deltaTemporality".into(),
+                serde_json::json!(*(&self.delta_temporality)),
+            );
+        }
+        if true {
+            m.insert(
+                "requestedMetrics".into(),
+                serde_json::Value::Array(
+                    (&self.requested_metrics)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 0 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -178,6 +178,35 @@ impl Arbitrary for HeartbeatRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for HeartbeatRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert(
+                "generationId".into(),
+                serde_json::json!(*(&self.generation_id)),
+            );
+        }
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if version >= 3 {
+            m.insert(
+                "groupInstanceId".into(),
+                match &self.group_instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 4 {
         return Err(ProtocolError::UnsupportedVersion {

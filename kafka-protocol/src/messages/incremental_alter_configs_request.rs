@@ -149,6 +149,31 @@ impl Arbitrary for IncrementalAlterConfigsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for IncrementalAlterConfigsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "resources".into(),
+                serde_json::Value::Array(
+                    (&self.resources)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "validateOnly".into(),
+                serde_json::json!(*(&self.validate_only)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AlterConfigsResource`, a part of `IncrementalAlterConfigsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterConfigsResource {
@@ -279,6 +304,37 @@ impl Arbitrary for AlterConfigsResource {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterConfigsResource {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "resourceType".into(),
+                serde_json::json!(*(&self.resource_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "resourceName".into(),
+                serde_json::json!((&self.resource_name)),
+            );
+        }
+        if true {
+            m.insert(
+                "configs".into(),
+                serde_json::Value::Array(
+                    (&self.configs)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AlterableConfig`, a part of `IncrementalAlterConfigsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlterableConfig {
@@ -404,6 +460,32 @@ impl Arbitrary for AlterableConfig {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AlterableConfig {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "configOperation".into(),
+                serde_json::json!(*(&self.config_operation)),
+            );
+        }
+        if true {
+            m.insert(
+                "value".into(),
+                match &self.value {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -228,6 +228,47 @@ impl Arbitrary for InitProducerIdRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for InitProducerIdRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "transactionalId".into(),
+                match &self.transactional_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "transactionTimeoutMs".into(),
+                serde_json::json!(*(&self.transaction_timeout_ms)),
+            );
+        }
+        if version >= 3 {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if version >= 3 {
+            m.insert(
+                "producerEpoch".into(),
+                serde_json::json!(*(&self.producer_epoch)),
+            );
+        }
+        if version >= 6 {
+            m.insert("enable2Pc".into(), serde_json::json!(*(&self.enable2_pc)));
+        }
+        if version >= 6 {
+            m.insert(
+                "keepPreparedTxn".into(),
+                serde_json::json!(*(&self.keep_prepared_txn)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 6 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -182,6 +182,44 @@ impl Arbitrary for InitProducerIdResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for InitProducerIdResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if true {
+            m.insert(
+                "producerEpoch".into(),
+                serde_json::json!(*(&self.producer_epoch)),
+            );
+        }
+        if version >= 6 {
+            m.insert(
+                "ongoingTxnProducerId".into(),
+                serde_json::json!(*(&self.ongoing_txn_producer_id)),
+            );
+        }
+        if version >= 6 {
+            m.insert(
+                "ongoingTxnProducerEpoch".into(),
+                serde_json::json!(*(&self.ongoing_txn_producer_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 6 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -149,6 +149,28 @@ impl Arbitrary for InitializeShareGroupStateRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for InitializeShareGroupStateRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `InitializeStateData`, a part of `InitializeShareGroupStateRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InitializeStateData {
@@ -270,6 +292,31 @@ impl Arbitrary for InitializeStateData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for InitializeStateData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `PartitionData`, a part of `InitializeShareGroupStateRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionData {
@@ -373,6 +420,26 @@ impl Arbitrary for PartitionData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("partition".into(), serde_json::json!(*(&self.partition)));
+        }
+        if true {
+            m.insert("stateEpoch".into(), serde_json::json!(*(&self.state_epoch)));
+        }
+        if true {
+            m.insert(
+                "startOffset".into(),
+                serde_json::json!(*(&self.start_offset)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -280,6 +280,67 @@ impl Arbitrary for JoinGroupRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for JoinGroupRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert(
+                "sessionTimeoutMs".into(),
+                serde_json::json!(*(&self.session_timeout_ms)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "rebalanceTimeoutMs".into(),
+                serde_json::json!(*(&self.rebalance_timeout_ms)),
+            );
+        }
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if version >= 5 {
+            m.insert(
+                "groupInstanceId".into(),
+                match &self.group_instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "protocolType".into(),
+                serde_json::json!((&self.protocol_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "protocols".into(),
+                serde_json::Value::Array(
+                    (&self.protocols)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 8 {
+            m.insert(
+                "reason".into(),
+                match &self.reason {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `JoinGroupRequestProtocol`, a part of `JoinGroupRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JoinGroupRequestProtocol {
@@ -374,6 +435,23 @@ impl Arbitrary for JoinGroupRequestProtocol {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for JoinGroupRequestProtocol {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "metadata".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.metadata))),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -289,6 +289,70 @@ impl Arbitrary for JoinGroupResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for JoinGroupResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 2 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "generationId".into(),
+                serde_json::json!(*(&self.generation_id)),
+            );
+        }
+        if version >= 7 {
+            m.insert(
+                "protocolType".into(),
+                match &self.protocol_type {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "protocolName".into(),
+                match &self.protocol_name {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("leader".into(), serde_json::json!((&self.leader)));
+        }
+        if version >= 9 {
+            m.insert(
+                "skipAssignment".into(),
+                serde_json::json!(*(&self.skip_assignment)),
+            );
+        }
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if true {
+            m.insert(
+                "members".into(),
+                serde_json::Value::Array(
+                    (&self.members)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `JoinGroupResponseMember`, a part of `JoinGroupResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct JoinGroupResponseMember {
@@ -425,6 +489,32 @@ impl Arbitrary for JoinGroupResponseMember {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for JoinGroupResponseMember {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if version >= 5 {
+            m.insert(
+                "groupInstanceId".into(),
+                match &self.group_instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "metadata".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.metadata))),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

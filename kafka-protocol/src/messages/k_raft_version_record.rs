@@ -122,6 +122,23 @@ impl Arbitrary for KRaftVersionRecord {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for KRaftVersionRecord {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("version".into(), serde_json::json!(*(&self.version)));
+        }
+        if true {
+            m.insert(
+                "kRaftVersion".into(),
+                serde_json::json!(*(&self.k_raft_version)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 0 {
         return Err(ProtocolError::UnsupportedVersion {

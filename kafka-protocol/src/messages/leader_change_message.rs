@@ -188,6 +188,42 @@ impl Arbitrary for LeaderChangeMessage {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for LeaderChangeMessage {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("version".into(), serde_json::json!(*(&self.version)));
+        }
+        if true {
+            m.insert("leaderId".into(), serde_json::json!(*(&self.leader_id)));
+        }
+        if true {
+            m.insert(
+                "voters".into(),
+                serde_json::Value::Array(
+                    (&self.voters)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "grantingVoters".into(),
+                serde_json::Value::Array(
+                    (&self.granting_voters)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Voter`, a part of `LeaderChangeMessage`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Voter {
@@ -294,6 +330,23 @@ impl Arbitrary for Voter {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Voter {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("voterId".into(), serde_json::json!(*(&self.voter_id)));
+        }
+        if version >= 1 {
+            m.insert(
+                "voterDirectoryId".into(),
+                serde_json::json!((&self.voter_directory_id).to_string()),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

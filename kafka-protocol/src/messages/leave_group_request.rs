@@ -179,6 +179,31 @@ impl Arbitrary for LeaveGroupRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for LeaveGroupRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if version <= 2 {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if version >= 3 {
+            m.insert(
+                "members".into(),
+                serde_json::Value::Array(
+                    (&self.members)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `MemberIdentity`, a part of `LeaveGroupRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberIdentity {
@@ -365,6 +390,35 @@ impl Arbitrary for MemberIdentity {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for MemberIdentity {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 3 {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if version >= 3 {
+            m.insert(
+                "groupInstanceId".into(),
+                match &self.group_instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "reason".into(),
+                match &self.reason {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

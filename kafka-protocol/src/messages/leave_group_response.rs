@@ -174,6 +174,34 @@ impl Arbitrary for LeaveGroupResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for LeaveGroupResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if version >= 3 {
+            m.insert(
+                "members".into(),
+                serde_json::Value::Array(
+                    (&self.members)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `MemberResponse`, a part of `LeaveGroupResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberResponse {
@@ -339,6 +367,29 @@ impl Arbitrary for MemberResponse {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for MemberResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 3 {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if version >= 3 {
+            m.insert(
+                "groupInstanceId".into(),
+                match &self.group_instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 3 {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

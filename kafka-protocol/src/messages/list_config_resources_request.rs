@@ -145,6 +145,25 @@ impl Arbitrary for ListConfigResourcesRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListConfigResourcesRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert(
+                "resourceTypes".into(),
+                serde_json::Value::Array(
+                    (&self.resource_types)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 1 {
         return Err(ProtocolError::UnsupportedVersion {

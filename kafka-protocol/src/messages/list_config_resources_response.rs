@@ -156,6 +156,34 @@ impl Arbitrary for ListConfigResourcesResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListConfigResourcesResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "configResources".into(),
+                serde_json::Value::Array(
+                    (&self.config_resources)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ConfigResource`, a part of `ListConfigResourcesResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigResource {
@@ -257,6 +285,26 @@ impl Arbitrary for ConfigResource {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ConfigResource {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "resourceName".into(),
+                serde_json::json!((&self.resource_name)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "resourceType".into(),
+                serde_json::json!(*(&self.resource_type)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -190,6 +190,36 @@ impl Arbitrary for ListGroupsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListGroupsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 4 {
+            m.insert(
+                "statesFilter".into(),
+                serde_json::Value::Array(
+                    (&self.states_filter)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "typesFilter".into(),
+                serde_json::Value::Array(
+                    (&self.types_filter)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 5 {
         return Err(ProtocolError::UnsupportedVersion {

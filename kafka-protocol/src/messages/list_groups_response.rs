@@ -162,6 +162,34 @@ impl Arbitrary for ListGroupsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListGroupsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "groups".into(),
+                serde_json::Value::Array(
+                    (&self.groups)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ListedGroup`, a part of `ListGroupsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedGroup {
@@ -288,6 +316,29 @@ impl Arbitrary for ListedGroup {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListedGroup {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert(
+                "protocolType".into(),
+                serde_json::json!((&self.protocol_type)),
+            );
+        }
+        if version >= 4 {
+            m.insert("groupState".into(), serde_json::json!((&self.group_state)));
+        }
+        if version >= 5 {
+            m.insert("groupType".into(), serde_json::json!((&self.group_type)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -185,6 +185,37 @@ impl Arbitrary for ListOffsetsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListOffsetsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("replicaId".into(), serde_json::json!(*(&self.replica_id)));
+        }
+        if version >= 2 {
+            m.insert(
+                "isolationLevel".into(),
+                serde_json::json!(*(&self.isolation_level)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 10 {
+            m.insert("timeoutMs".into(), serde_json::json!(*(&self.timeout_ms)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ListOffsetsTopic`, a part of `ListOffsetsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListOffsetsTopic {
@@ -308,6 +339,28 @@ impl Arbitrary for ListOffsetsTopic {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListOffsetsTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ListOffsetsPartition`, a part of `ListOffsetsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListOffsetsPartition {
@@ -418,6 +471,29 @@ impl Arbitrary for ListOffsetsPartition {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListOffsetsPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if version >= 4 {
+            m.insert(
+                "currentLeaderEpoch".into(),
+                serde_json::json!(*(&self.current_leader_epoch)),
+            );
+        }
+        if true {
+            m.insert("timestamp".into(), serde_json::json!(*(&self.timestamp)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -155,6 +155,31 @@ impl Arbitrary for ListOffsetsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListOffsetsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 2 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ListOffsetsTopicResponse`, a part of `ListOffsetsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListOffsetsTopicResponse {
@@ -275,6 +300,28 @@ impl Arbitrary for ListOffsetsTopicResponse {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListOffsetsTopicResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -435,6 +482,35 @@ impl Arbitrary for ListOffsetsPartitionResponse {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListOffsetsPartitionResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if version >= 1 {
+            m.insert("timestamp".into(), serde_json::json!(*(&self.timestamp)));
+        }
+        if version >= 1 {
+            m.insert("offset".into(), serde_json::json!(*(&self.offset)));
+        }
+        if version >= 4 {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

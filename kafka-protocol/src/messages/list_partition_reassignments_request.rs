@@ -177,6 +177,30 @@ impl Arbitrary for ListPartitionReassignmentsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListPartitionReassignmentsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("timeoutMs".into(), serde_json::json!(*(&self.timeout_ms)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                match &self.topics {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ListPartitionReassignmentsTopics`, a part of `ListPartitionReassignmentsRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPartitionReassignmentsTopics {
@@ -290,6 +314,28 @@ impl Arbitrary for ListPartitionReassignmentsTopics {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListPartitionReassignmentsTopics {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitionIndexes".into(),
+                serde_json::Value::Array(
+                    (&self.partition_indexes)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -232,6 +232,51 @@ impl Arbitrary for ListTransactionsRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListTransactionsRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "stateFilters".into(),
+                serde_json::Value::Array(
+                    (&self.state_filters)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "producerIdFilters".into(),
+                serde_json::Value::Array(
+                    (&self.producer_id_filters)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "durationFilter".into(),
+                serde_json::json!(*(&self.duration_filter)),
+            );
+        }
+        if version >= 2 {
+            m.insert(
+                "transactionalIdPattern".into(),
+                match &self.transactional_id_pattern {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 2 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -189,6 +189,45 @@ impl Arbitrary for ListTransactionsResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ListTransactionsResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "unknownStateFilters".into(),
+                serde_json::Value::Array(
+                    (&self.unknown_state_filters)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "transactionStates".into(),
+                serde_json::Value::Array(
+                    (&self.transaction_states)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TransactionState`, a part of `ListTransactionsResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TransactionState {
@@ -292,6 +331,29 @@ impl Arbitrary for TransactionState {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TransactionState {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "transactionalId".into(),
+                serde_json::json!((&self.transactional_id)),
+            );
+        }
+        if true {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if true {
+            m.insert(
+                "transactionState".into(),
+                serde_json::json!((&self.transaction_state)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -240,6 +240,45 @@ impl Arbitrary for MetadataRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for MetadataRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topics".into(),
+                match &self.topics {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 4 {
+            m.insert(
+                "allowAutoTopicCreation".into(),
+                serde_json::json!(*(&self.allow_auto_topic_creation)),
+            );
+        }
+        if (version >= 8 && version <= 10) {
+            m.insert(
+                "includeClusterAuthorizedOperations".into(),
+                serde_json::json!(*(&self.include_cluster_authorized_operations)),
+            );
+        }
+        if version >= 8 {
+            m.insert(
+                "includeTopicAuthorizedOperations".into(),
+                serde_json::json!(*(&self.include_topic_authorized_operations)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `MetadataRequestTopic`, a part of `MetadataRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataRequestTopic {
@@ -367,6 +406,29 @@ impl Arbitrary for MetadataRequestTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for MetadataRequestTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 10 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "name".into(),
+                match &self.name {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -285,6 +285,66 @@ impl Arbitrary for MetadataResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for MetadataResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 3 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "brokers".into(),
+                serde_json::Value::Array(
+                    (&self.brokers)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 2 {
+            m.insert(
+                "clusterId".into(),
+                match &self.cluster_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "controllerId".into(),
+                serde_json::json!(*(&self.controller_id)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if (version >= 8 && version <= 10) {
+            m.insert(
+                "clusterAuthorizedOperations".into(),
+                serde_json::json!(*(&self.cluster_authorized_operations)),
+            );
+        }
+        if version >= 13 {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `MetadataResponseBroker`, a part of `MetadataResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataResponseBroker {
@@ -430,6 +490,32 @@ impl Arbitrary for MetadataResponseBroker {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for MetadataResponseBroker {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("nodeId".into(), serde_json::json!(*(&self.node_id)));
+        }
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        if version >= 1 {
+            m.insert(
+                "rack".into(),
+                match &self.rack {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -644,6 +730,52 @@ impl Arbitrary for MetadataResponseTopic {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for MetadataResponseTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "name".into(),
+                match &self.name {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 10 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if version >= 1 {
+            m.insert("isInternal".into(), serde_json::json!(*(&self.is_internal)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 8 {
+            m.insert(
+                "topicAuthorizedOperations".into(),
+                serde_json::json!(*(&self.topic_authorized_operations)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `MetadataResponsePartition`, a part of `MetadataResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataResponsePartition {
@@ -854,6 +986,65 @@ impl Arbitrary for MetadataResponsePartition {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for MetadataResponsePartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert("leaderId".into(), serde_json::json!(*(&self.leader_id)));
+        }
+        if version >= 7 {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "replicaNodes".into(),
+                serde_json::Value::Array(
+                    (&self.replica_nodes)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "isrNodes".into(),
+                serde_json::Value::Array(
+                    (&self.isr_nodes)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "offlineReplicas".into(),
+                serde_json::Value::Array(
+                    (&self.offline_replicas)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{Decodable, Encodable, ProtocolError, VersionRange};
 
 pub mod internal;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub mod add_offsets_to_txn_request;
 pub use add_offsets_to_txn_request::AddOffsetsToTxnRequest;

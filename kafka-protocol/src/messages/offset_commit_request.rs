@@ -243,6 +243,52 @@ impl Arbitrary for OffsetCommitRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetCommitRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if version >= 1 {
+            m.insert(
+                "generationIdOrMemberEpoch".into(),
+                serde_json::json!(*(&self.generation_id_or_member_epoch)),
+            );
+        }
+        if version >= 1 {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if version >= 7 {
+            m.insert(
+                "groupInstanceId".into(),
+                match &self.group_instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if (version >= 2 && version <= 4) {
+            m.insert(
+                "retentionTimeMs".into(),
+                serde_json::json!(*(&self.retention_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetCommitRequestTopic`, a part of `OffsetCommitRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetCommitRequestTopic {
@@ -389,6 +435,34 @@ impl Arbitrary for OffsetCommitRequestTopic {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetCommitRequestTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version <= 9 {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version >= 10 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetCommitRequestPartition`, a part of `OffsetCommitRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetCommitRequestPartition {
@@ -530,6 +604,41 @@ impl Arbitrary for OffsetCommitRequestPartition {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetCommitRequestPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert(
+                "committedOffset".into(),
+                serde_json::json!(*(&self.committed_offset)),
+            );
+        }
+        if version >= 6 {
+            m.insert(
+                "committedLeaderEpoch".into(),
+                serde_json::json!(*(&self.committed_leader_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "committedMetadata".into(),
+                match &self.committed_metadata {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

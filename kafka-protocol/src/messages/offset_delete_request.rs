@@ -115,6 +115,28 @@ impl Arbitrary for OffsetDeleteRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetDeleteRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetDeleteRequestTopic`, a part of `OffsetDeleteRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetDeleteRequestTopic {
@@ -205,6 +227,28 @@ impl Arbitrary for OffsetDeleteRequestTopic {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetDeleteRequestTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetDeleteRequestPartition`, a part of `OffsetDeleteRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetDeleteRequestPartition {
@@ -255,6 +299,20 @@ impl Arbitrary for OffsetDeleteRequestPartition {
             this.partition_index = g.i32();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetDeleteRequestPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -124,6 +124,34 @@ impl Arbitrary for OffsetDeleteResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetDeleteResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetDeleteResponseTopic`, a part of `OffsetDeleteResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetDeleteResponseTopic {
@@ -214,6 +242,28 @@ impl Arbitrary for OffsetDeleteResponseTopic {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetDeleteResponseTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetDeleteResponsePartition`, a part of `OffsetDeleteResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetDeleteResponsePartition {
@@ -275,6 +325,23 @@ impl Arbitrary for OffsetDeleteResponsePartition {
             this.error_code = g.i16();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetDeleteResponsePartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

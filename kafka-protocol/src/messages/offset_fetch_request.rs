@@ -278,6 +278,47 @@ impl Arbitrary for OffsetFetchRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetFetchRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version <= 7 {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if version <= 7 {
+            m.insert(
+                "topics".into(),
+                match &self.topics {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 8 {
+            m.insert(
+                "groups".into(),
+                serde_json::Value::Array(
+                    (&self.groups)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 7 {
+            m.insert(
+                "requireStable".into(),
+                serde_json::json!(*(&self.require_stable)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetFetchRequestTopic`, a part of `OffsetFetchRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchRequestTopic {
@@ -415,6 +456,28 @@ impl Arbitrary for OffsetFetchRequestTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetFetchRequestTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version <= 7 {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version <= 7 {
+            m.insert(
+                "partitionIndexes".into(),
+                serde_json::Value::Array(
+                    (&self.partition_indexes)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -661,6 +724,45 @@ impl Arbitrary for OffsetFetchRequestGroup {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetFetchRequestGroup {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 8 {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if version >= 9 {
+            m.insert(
+                "memberId".into(),
+                match &self.member_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 9 {
+            m.insert(
+                "memberEpoch".into(),
+                serde_json::json!(*(&self.member_epoch)),
+            );
+        }
+        if version >= 8 {
+            m.insert(
+                "topics".into(),
+                match &self.topics {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetFetchRequestTopics`, a part of `OffsetFetchRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchRequestTopics {
@@ -809,6 +911,34 @@ impl Arbitrary for OffsetFetchRequestTopics {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetFetchRequestTopics {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if (version >= 8 && version <= 9) {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version >= 10 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if version >= 8 {
+            m.insert(
+                "partitionIndexes".into(),
+                serde_json::Value::Array(
+                    (&self.partition_indexes)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -230,6 +230,45 @@ impl Arbitrary for OffsetFetchResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetFetchResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 3 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if version <= 7 {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if (version >= 2 && version <= 7) {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if version >= 8 {
+            m.insert(
+                "groups".into(),
+                serde_json::Value::Array(
+                    (&self.groups)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetFetchResponseTopic`, a part of `OffsetFetchResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchResponseTopic {
@@ -374,6 +413,28 @@ impl Arbitrary for OffsetFetchResponseTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetFetchResponseTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version <= 7 {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version <= 7 {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -582,6 +643,44 @@ impl Arbitrary for OffsetFetchResponsePartition {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetFetchResponsePartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version <= 7 {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if version <= 7 {
+            m.insert(
+                "committedOffset".into(),
+                serde_json::json!(*(&self.committed_offset)),
+            );
+        }
+        if (version >= 5 && version <= 7) {
+            m.insert(
+                "committedLeaderEpoch".into(),
+                serde_json::json!(*(&self.committed_leader_epoch)),
+            );
+        }
+        if version <= 7 {
+            m.insert(
+                "metadata".into(),
+                match &self.metadata {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version <= 7 {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetFetchResponseGroup`, a part of `OffsetFetchResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchResponseGroup {
@@ -750,6 +849,31 @@ impl Arbitrary for OffsetFetchResponseGroup {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetFetchResponseGroup {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 8 {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if version >= 8 {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 8 {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetFetchResponseTopics`, a part of `OffsetFetchResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetFetchResponseTopics {
@@ -905,6 +1029,34 @@ impl Arbitrary for OffsetFetchResponseTopics {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetFetchResponseTopics {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if (version >= 8 && version <= 9) {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version >= 10 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if version >= 8 {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1110,6 +1262,44 @@ impl Arbitrary for OffsetFetchResponsePartitions {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetFetchResponsePartitions {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 8 {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if version >= 8 {
+            m.insert(
+                "committedOffset".into(),
+                serde_json::json!(*(&self.committed_offset)),
+            );
+        }
+        if version >= 8 {
+            m.insert(
+                "committedLeaderEpoch".into(),
+                serde_json::json!(*(&self.committed_leader_epoch)),
+            );
+        }
+        if version >= 8 {
+            m.insert(
+                "metadata".into(),
+                match &self.metadata {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 8 {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -156,6 +156,28 @@ impl Arbitrary for OffsetForLeaderEpochRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetForLeaderEpochRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 3 {
+            m.insert("replicaId".into(), serde_json::json!(*(&self.replica_id)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetForLeaderTopic`, a part of `OffsetForLeaderEpochRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetForLeaderTopic {
@@ -279,6 +301,28 @@ impl Arbitrary for OffsetForLeaderTopic {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetForLeaderTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topic".into(), serde_json::json!((&self.topic)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `OffsetForLeaderPartition`, a part of `OffsetForLeaderEpochRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OffsetForLeaderPartition {
@@ -389,6 +433,29 @@ impl Arbitrary for OffsetForLeaderPartition {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetForLeaderPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("partition".into(), serde_json::json!(*(&self.partition)));
+        }
+        if version >= 2 {
+            m.insert(
+                "currentLeaderEpoch".into(),
+                serde_json::json!(*(&self.current_leader_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -204,6 +204,40 @@ impl Arbitrary for ProduceRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ProduceRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 3 {
+            m.insert(
+                "transactionalId".into(),
+                match &self.transactional_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("acks".into(), serde_json::json!(*(&self.acks)));
+        }
+        if true {
+            m.insert("timeoutMs".into(), serde_json::json!(*(&self.timeout_ms)));
+        }
+        if true {
+            m.insert(
+                "topicData".into(),
+                serde_json::Value::Array(
+                    (&self.topic_data)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicProduceData`, a part of `ProduceRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicProduceData {
@@ -350,6 +384,34 @@ impl Arbitrary for TopicProduceData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicProduceData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version <= 12 {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version >= 13 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitionData".into(),
+                serde_json::Value::Array(
+                    (&self.partition_data)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `PartitionProduceData`, a part of `ProduceRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionProduceData {
@@ -466,6 +528,26 @@ impl Arbitrary for PartitionProduceData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionProduceData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("index".into(), serde_json::json!(*(&self.index)));
+        }
+        if true {
+            m.insert(
+                "records".into(),
+                match &self.records {
+                    Some(v) => serde_json::json!(crate::primitives::testjson::base64(v)),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

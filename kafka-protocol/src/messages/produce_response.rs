@@ -222,6 +222,42 @@ impl Arbitrary for ProduceResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ProduceResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "responses".into(),
+                serde_json::Value::Array(
+                    (&self.responses)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if version >= 10 {
+            m.insert(
+                "nodeEndpoints".into(),
+                serde_json::Value::Array(
+                    (&self.node_endpoints)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicProduceResponse`, a part of `ProduceResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicProduceResponse {
@@ -365,6 +401,34 @@ impl Arbitrary for TopicProduceResponse {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicProduceResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version <= 12 {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if version >= 13 {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitionResponses".into(),
+                serde_json::Value::Array(
+                    (&self.partition_responses)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -630,6 +694,61 @@ impl Arbitrary for PartitionProduceResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionProduceResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("index".into(), serde_json::json!(*(&self.index)));
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert("baseOffset".into(), serde_json::json!(*(&self.base_offset)));
+        }
+        if version >= 2 {
+            m.insert(
+                "logAppendTimeMs".into(),
+                serde_json::json!(*(&self.log_append_time_ms)),
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "logStartOffset".into(),
+                serde_json::json!(*(&self.log_start_offset)),
+            );
+        }
+        if version >= 8 {
+            m.insert(
+                "recordErrors".into(),
+                serde_json::Value::Array(
+                    (&self.record_errors)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 8 {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 10 {
+            m.insert(
+                "currentLeader".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.current_leader), version),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `BatchIndexAndErrorMessage`, a part of `ProduceResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BatchIndexAndErrorMessage {
@@ -777,6 +896,26 @@ impl Arbitrary for BatchIndexAndErrorMessage {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for BatchIndexAndErrorMessage {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 8 {
+            m.insert("batchIndex".into(), serde_json::json!(*(&self.batch_index)));
+        }
+        if version >= 8 {
+            m.insert(
+                "batchIndexErrorMessage".into(),
+                match &self.batch_index_error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `LeaderIdAndEpoch`, a part of `ProduceResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LeaderIdAndEpoch {
@@ -895,6 +1034,23 @@ impl Arbitrary for LeaderIdAndEpoch {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for LeaderIdAndEpoch {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 10 {
+            m.insert("leaderId".into(), serde_json::json!(*(&self.leader_id)));
+        }
+        if version >= 10 {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1084,6 +1240,32 @@ impl Arbitrary for NodeEndpoint {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for NodeEndpoint {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 10 {
+            m.insert("nodeId".into(), serde_json::json!(*(&self.node_id)));
+        }
+        if version >= 10 {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if version >= 10 {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        if version >= 10 {
+            m.insert(
+                "rack".into(),
+                match &self.rack {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

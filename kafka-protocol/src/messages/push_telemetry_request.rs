@@ -149,6 +149,44 @@ impl Arbitrary for PushTelemetryRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PushTelemetryRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "clientInstanceId".into(),
+                serde_json::json!((&self.client_instance_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "subscriptionId".into(),
+                serde_json::json!(*(&self.subscription_id)),
+            );
+        }
+        if true {
+            m.insert(
+                "terminating".into(),
+                serde_json::json!(*(&self.terminating)),
+            );
+        }
+        if true {
+            m.insert(
+                "compressionType".into(),
+                serde_json::json!(*(&self.compression_type)),
+            );
+        }
+        if true {
+            m.insert(
+                "metrics".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.metrics))),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 0 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -138,6 +138,25 @@ impl Arbitrary for ReadShareGroupStateResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ReadShareGroupStateResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "results".into(),
+                serde_json::Value::Array(
+                    (&self.results)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ReadStateResult`, a part of `ReadShareGroupStateResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReadStateResult {
@@ -256,6 +275,31 @@ impl Arbitrary for ReadStateResult {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ReadStateResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -438,6 +482,49 @@ impl Arbitrary for PartitionResult {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("partition".into(), serde_json::json!(*(&self.partition)));
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("stateEpoch".into(), serde_json::json!(*(&self.state_epoch)));
+        }
+        if true {
+            m.insert(
+                "startOffset".into(),
+                serde_json::json!(*(&self.start_offset)),
+            );
+        }
+        if true {
+            m.insert(
+                "stateBatches".into(),
+                serde_json::Value::Array(
+                    (&self.state_batches)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `StateBatch`, a part of `ReadShareGroupStateResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateBatch {
@@ -550,6 +637,35 @@ impl Arbitrary for StateBatch {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for StateBatch {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "firstOffset".into(),
+                serde_json::json!(*(&self.first_offset)),
+            );
+        }
+        if true {
+            m.insert("lastOffset".into(), serde_json::json!(*(&self.last_offset)));
+        }
+        if true {
+            m.insert(
+                "deliveryState".into(),
+                serde_json::json!(*(&self.delivery_state)),
+            );
+        }
+        if true {
+            m.insert(
+                "deliveryCount".into(),
+                serde_json::json!(*(&self.delivery_count)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

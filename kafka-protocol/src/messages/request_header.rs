@@ -178,6 +178,41 @@ impl Arbitrary for RequestHeader {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for RequestHeader {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "requestApiKey".into(),
+                serde_json::json!(*(&self.request_api_key)),
+            );
+        }
+        if true {
+            m.insert(
+                "requestApiVersion".into(),
+                serde_json::json!(*(&self.request_api_version)),
+            );
+        }
+        if true {
+            m.insert(
+                "correlationId".into(),
+                serde_json::json!(*(&self.correlation_id)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "clientId".into(),
+                match &self.client_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 2 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -113,6 +113,20 @@ impl Arbitrary for ResponseHeader {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ResponseHeader {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "correlationId".into(),
+                serde_json::json!(*(&self.correlation_id)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 1 {
         return Err(ProtocolError::UnsupportedVersion {

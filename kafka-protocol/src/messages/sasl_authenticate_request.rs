@@ -114,6 +114,20 @@ impl Arbitrary for SaslAuthenticateRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for SaslAuthenticateRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "authBytes".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.auth_bytes))),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 2 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -170,6 +170,38 @@ impl Arbitrary for SaslAuthenticateResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for SaslAuthenticateResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "authBytes".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.auth_bytes))),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "sessionLifetimeMs".into(),
+                serde_json::json!(*(&self.session_lifetime_ms)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 2 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -80,6 +80,17 @@ impl Arbitrary for SaslHandshakeRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for SaslHandshakeRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("mechanism".into(), serde_json::json!((&self.mechanism)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 1 {
         return Err(ProtocolError::UnsupportedVersion {

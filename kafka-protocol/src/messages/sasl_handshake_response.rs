@@ -111,6 +111,28 @@ impl Arbitrary for SaslHandshakeResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for SaslHandshakeResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "mechanisms".into(),
+                serde_json::Value::Array(
+                    (&self.mechanisms)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 1 {
         return Err(ProtocolError::UnsupportedVersion {

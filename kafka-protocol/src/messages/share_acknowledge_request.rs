@@ -232,6 +232,55 @@ impl Arbitrary for ShareAcknowledgeRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ShareAcknowledgeRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "groupId".into(),
+                match &self.group_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "memberId".into(),
+                match &self.member_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "shareSessionEpoch".into(),
+                serde_json::json!(*(&self.share_session_epoch)),
+            );
+        }
+        if version >= 2 {
+            m.insert(
+                "isRenewAck".into(),
+                serde_json::json!(*(&self.is_renew_ack)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AcknowledgeTopic`, a part of `ShareAcknowledgeRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AcknowledgeTopic {
@@ -352,6 +401,31 @@ impl Arbitrary for AcknowledgeTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AcknowledgeTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -478,6 +552,31 @@ impl Arbitrary for AcknowledgePartition {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AcknowledgePartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert(
+                "acknowledgementBatches".into(),
+                serde_json::Value::Array(
+                    (&self.acknowledgement_batches)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AcknowledgementBatch`, a part of `ShareAcknowledgeRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AcknowledgementBatch {
@@ -600,6 +699,34 @@ impl Arbitrary for AcknowledgementBatch {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AcknowledgementBatch {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "firstOffset".into(),
+                serde_json::json!(*(&self.first_offset)),
+            );
+        }
+        if true {
+            m.insert("lastOffset".into(), serde_json::json!(*(&self.last_offset)));
+        }
+        if true {
+            m.insert(
+                "acknowledgeTypes".into(),
+                serde_json::Value::Array(
+                    (&self.acknowledge_types)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -347,6 +347,87 @@ impl Arbitrary for ShareFetchRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ShareFetchRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "groupId".into(),
+                match &self.group_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "memberId".into(),
+                match &self.member_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "shareSessionEpoch".into(),
+                serde_json::json!(*(&self.share_session_epoch)),
+            );
+        }
+        if true {
+            m.insert("maxWaitMs".into(), serde_json::json!(*(&self.max_wait_ms)));
+        }
+        if true {
+            m.insert("minBytes".into(), serde_json::json!(*(&self.min_bytes)));
+        }
+        if true {
+            m.insert("maxBytes".into(), serde_json::json!(*(&self.max_bytes)));
+        }
+        if version >= 1 {
+            m.insert("maxRecords".into(), serde_json::json!(*(&self.max_records)));
+        }
+        if version >= 1 {
+            m.insert("batchSize".into(), serde_json::json!(*(&self.batch_size)));
+        }
+        if version >= 2 {
+            m.insert(
+                "shareAcquireMode".into(),
+                serde_json::json!(*(&self.share_acquire_mode)),
+            );
+        }
+        if version >= 2 {
+            m.insert(
+                "isRenewAck".into(),
+                serde_json::json!(*(&self.is_renew_ack)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "forgottenTopicsData".into(),
+                serde_json::Value::Array(
+                    (&self.forgotten_topics_data)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `FetchTopic`, a part of `ShareFetchRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchTopic {
@@ -465,6 +546,31 @@ impl Arbitrary for FetchTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FetchTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -612,6 +718,37 @@ impl Arbitrary for FetchPartition {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FetchPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if version <= 0 {
+            m.insert(
+                "partitionMaxBytes".into(),
+                serde_json::json!(*(&self.partition_max_bytes)),
+            );
+        }
+        if true {
+            m.insert(
+                "acknowledgementBatches".into(),
+                serde_json::Value::Array(
+                    (&self.acknowledgement_batches)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `AcknowledgementBatch`, a part of `ShareFetchRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AcknowledgementBatch {
@@ -737,6 +874,34 @@ impl Arbitrary for AcknowledgementBatch {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for AcknowledgementBatch {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "firstOffset".into(),
+                serde_json::json!(*(&self.first_offset)),
+            );
+        }
+        if true {
+            m.insert("lastOffset".into(), serde_json::json!(*(&self.last_offset)));
+        }
+        if true {
+            m.insert(
+                "acknowledgeTypes".into(),
+                serde_json::Value::Array(
+                    (&self.acknowledge_types)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ForgottenTopic`, a part of `ShareFetchRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ForgottenTopic {
@@ -850,6 +1015,31 @@ impl Arbitrary for ForgottenTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ForgottenTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -145,6 +145,31 @@ impl Arbitrary for ShareGroupDescribeRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ShareGroupDescribeRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "groupIds".into(),
+                serde_json::Value::Array(
+                    (&self.group_ids)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "includeAuthorizedOperations".into(),
+                serde_json::json!(*(&self.include_authorized_operations)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 1 || version > 1 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -147,6 +147,31 @@ impl Arbitrary for ShareGroupDescribeResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ShareGroupDescribeResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "groups".into(),
+                serde_json::Value::Array(
+                    (&self.groups)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribedGroup`, a part of `ShareGroupDescribeResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedGroup {
@@ -353,6 +378,64 @@ impl Arbitrary for DescribedGroup {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribedGroup {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert("groupState".into(), serde_json::json!((&self.group_state)));
+        }
+        if true {
+            m.insert("groupEpoch".into(), serde_json::json!(*(&self.group_epoch)));
+        }
+        if true {
+            m.insert(
+                "assignmentEpoch".into(),
+                serde_json::json!(*(&self.assignment_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "assignorName".into(),
+                serde_json::json!((&self.assignor_name)),
+            );
+        }
+        if true {
+            m.insert(
+                "members".into(),
+                serde_json::Value::Array(
+                    (&self.members)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "authorizedOperations".into(),
+                serde_json::json!(*(&self.authorized_operations)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Member`, a part of `ShareGroupDescribeResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Member {
@@ -539,6 +622,55 @@ impl Arbitrary for Member {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Member {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if true {
+            m.insert(
+                "rackId".into(),
+                match &self.rack_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "memberEpoch".into(),
+                serde_json::json!(*(&self.member_epoch)),
+            );
+        }
+        if true {
+            m.insert("clientId".into(), serde_json::json!((&self.client_id)));
+        }
+        if true {
+            m.insert("clientHost".into(), serde_json::json!((&self.client_host)));
+        }
+        if true {
+            m.insert(
+                "subscribedTopicNames".into(),
+                serde_json::Value::Array(
+                    (&self.subscribed_topic_names)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "assignment".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.assignment), version),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicPartitions`, a part of `ShareGroupDescribeResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicPartitions {
@@ -664,6 +796,34 @@ impl Arbitrary for TopicPartitions {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicPartitions {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert("topicName".into(), serde_json::json!((&self.topic_name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Assignment`, a part of `ShareGroupDescribeResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Assignment {
@@ -773,6 +933,25 @@ impl Arbitrary for Assignment {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Assignment {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicPartitions".into(),
+                serde_json::Value::Array(
+                    (&self.topic_partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

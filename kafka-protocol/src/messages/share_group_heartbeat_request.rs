@@ -216,6 +216,46 @@ impl Arbitrary for ShareGroupHeartbeatRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ShareGroupHeartbeatRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if true {
+            m.insert(
+                "memberEpoch".into(),
+                serde_json::json!(*(&self.member_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "rackId".into(),
+                match &self.rack_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "subscribedTopicNames".into(),
+                match &self.subscribed_topic_names {
+                    Some(v) => {
+                        serde_json::Value::Array(v.iter().map(|e| serde_json::json!(e)).collect())
+                    }
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 1 || version > 1 {
         return Err(ProtocolError::UnsupportedVersion {

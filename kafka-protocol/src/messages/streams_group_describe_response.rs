@@ -147,6 +147,31 @@ impl Arbitrary for StreamsGroupDescribeResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for StreamsGroupDescribeResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "groups".into(),
+                serde_json::Value::Array(
+                    (&self.groups)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `DescribedGroup`, a part of `StreamsGroupDescribeResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DescribedGroup {
@@ -380,6 +405,67 @@ impl Arbitrary for DescribedGroup {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for DescribedGroup {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert("groupState".into(), serde_json::json!((&self.group_state)));
+        }
+        if true {
+            m.insert("groupEpoch".into(), serde_json::json!(*(&self.group_epoch)));
+        }
+        if true {
+            m.insert(
+                "assignmentEpoch".into(),
+                serde_json::json!(*(&self.assignment_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "topology".into(),
+                match &self.topology {
+                    Some(v) => crate::primitives::testjson::ToJson::to_json(v, version),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "members".into(),
+                serde_json::Value::Array(
+                    (&self.members)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "authorizedOperations".into(),
+                serde_json::json!(*(&self.authorized_operations)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Topology`, a part of `StreamsGroupDescribeResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Topology {
@@ -522,6 +608,30 @@ impl Arbitrary for Topology {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Topology {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("epoch".into(), serde_json::json!(*(&self.epoch)));
+        }
+        if true {
+            m.insert(
+                "subtopologies".into(),
+                match &self.subtopologies {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -738,6 +848,64 @@ impl Arbitrary for Subtopology {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Subtopology {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "subtopologyId".into(),
+                serde_json::json!((&self.subtopology_id)),
+            );
+        }
+        if true {
+            m.insert(
+                "sourceTopics".into(),
+                serde_json::Value::Array(
+                    (&self.source_topics)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "repartitionSinkTopics".into(),
+                serde_json::Value::Array(
+                    (&self.repartition_sink_topics)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "stateChangelogTopics".into(),
+                serde_json::Value::Array(
+                    (&self.state_changelog_topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "repartitionSourceTopics".into(),
+                serde_json::Value::Array(
+                    (&self.repartition_source_topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1098,6 +1266,113 @@ impl Arbitrary for Member {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Member {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if true {
+            m.insert(
+                "memberEpoch".into(),
+                serde_json::json!(*(&self.member_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "instanceId".into(),
+                match &self.instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "rackId".into(),
+                match &self.rack_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("clientId".into(), serde_json::json!((&self.client_id)));
+        }
+        if true {
+            m.insert("clientHost".into(), serde_json::json!((&self.client_host)));
+        }
+        if true {
+            m.insert(
+                "topologyEpoch".into(),
+                serde_json::json!(*(&self.topology_epoch)),
+            );
+        }
+        if true {
+            m.insert("processId".into(), serde_json::json!((&self.process_id)));
+        }
+        if true {
+            m.insert(
+                "userEndpoint".into(),
+                match &self.user_endpoint {
+                    Some(v) => crate::primitives::testjson::ToJson::to_json(v, version),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "clientTags".into(),
+                serde_json::Value::Array(
+                    (&self.client_tags)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "taskOffsets".into(),
+                serde_json::Value::Array(
+                    (&self.task_offsets)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "taskEndOffsets".into(),
+                serde_json::Value::Array(
+                    (&self.task_end_offsets)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "assignment".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.assignment), version),
+            );
+        }
+        if true {
+            m.insert(
+                "targetAssignment".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.target_assignment), version),
+            );
+        }
+        if true {
+            m.insert("isClassic".into(), serde_json::json!(*(&self.is_classic)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Endpoint`, a part of `StreamsGroupDescribeResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
@@ -1192,6 +1467,20 @@ impl Arbitrary for Endpoint {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Endpoint {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1298,6 +1587,26 @@ impl Arbitrary for TaskOffset {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TaskOffset {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "subtopologyId".into(),
+                serde_json::json!((&self.subtopology_id)),
+            );
+        }
+        if true {
+            m.insert("partition".into(), serde_json::json!(*(&self.partition)));
+        }
+        if true {
+            m.insert("offset".into(), serde_json::json!(*(&self.offset)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1479,6 +1788,47 @@ impl Arbitrary for Assignment {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Assignment {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "activeTasks".into(),
+                serde_json::Value::Array(
+                    (&self.active_tasks)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "standbyTasks".into(),
+                serde_json::Value::Array(
+                    (&self.standby_tasks)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "warmupTasks".into(),
+                serde_json::Value::Array(
+                    (&self.warmup_tasks)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TaskIds`, a part of `StreamsGroupDescribeResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskIds {
@@ -1595,6 +1945,31 @@ impl Arbitrary for TaskIds {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TaskIds {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "subtopologyId".into(),
+                serde_json::json!((&self.subtopology_id)),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `KeyValue`, a part of `StreamsGroupDescribeResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyValue {
@@ -1689,6 +2064,20 @@ impl Arbitrary for KeyValue {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for KeyValue {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("key".into(), serde_json::json!((&self.key)));
+        }
+        if true {
+            m.insert("value".into(), serde_json::json!((&self.value)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1828,6 +2217,37 @@ impl Arbitrary for TopicInfo {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicInfo {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert("partitions".into(), serde_json::json!(*(&self.partitions)));
+        }
+        if true {
+            m.insert(
+                "replicationFactor".into(),
+                serde_json::json!(*(&self.replication_factor)),
+            );
+        }
+        if true {
+            m.insert(
+                "topicConfigs".into(),
+                serde_json::Value::Array(
+                    (&self.topic_configs)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -666,6 +666,167 @@ impl Arbitrary for StreamsGroupHeartbeatRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for StreamsGroupHeartbeatRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if true {
+            m.insert(
+                "memberEpoch".into(),
+                serde_json::json!(*(&self.member_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "endpointInformationEpoch".into(),
+                serde_json::json!(*(&self.endpoint_information_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "instanceId".into(),
+                match &self.instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "rackId".into(),
+                match &self.rack_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "rebalanceTimeoutMs".into(),
+                serde_json::json!(*(&self.rebalance_timeout_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "topology".into(),
+                match &self.topology {
+                    Some(v) => crate::primitives::testjson::ToJson::to_json(v, version),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "activeTasks".into(),
+                match &self.active_tasks {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "standbyTasks".into(),
+                match &self.standby_tasks {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "warmupTasks".into(),
+                match &self.warmup_tasks {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "processId".into(),
+                match &self.process_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "userEndpoint".into(),
+                match &self.user_endpoint {
+                    Some(v) => crate::primitives::testjson::ToJson::to_json(v, version),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "clientTags".into(),
+                match &self.client_tags {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "taskOffsets".into(),
+                match &self.task_offsets {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "taskEndOffsets".into(),
+                match &self.task_end_offsets {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "shutdownApplication".into(),
+                serde_json::json!(*(&self.shutdown_application)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Topology`, a part of `StreamsGroupHeartbeatRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Topology {
@@ -784,6 +945,28 @@ impl Arbitrary for Topology {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Topology {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("epoch".into(), serde_json::json!(*(&self.epoch)));
+        }
+        if true {
+            m.insert(
+                "subtopologies".into(),
+                serde_json::Value::Array(
+                    (&self.subtopologies)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1069,6 +1252,86 @@ impl Arbitrary for Subtopology {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Subtopology {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "subtopologyId".into(),
+                serde_json::json!((&self.subtopology_id)),
+            );
+        }
+        if true {
+            m.insert(
+                "sourceTopics".into(),
+                serde_json::Value::Array(
+                    (&self.source_topics)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "sourceTopicRegex".into(),
+                serde_json::Value::Array(
+                    (&self.source_topic_regex)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "stateChangelogTopics".into(),
+                serde_json::Value::Array(
+                    (&self.state_changelog_topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "repartitionSinkTopics".into(),
+                serde_json::Value::Array(
+                    (&self.repartition_sink_topics)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "repartitionSourceTopics".into(),
+                serde_json::Value::Array(
+                    (&self.repartition_source_topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "copartitionGroups".into(),
+                serde_json::Value::Array(
+                    (&self.copartition_groups)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `CopartitionGroup`, a part of `StreamsGroupHeartbeatRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CopartitionGroup {
@@ -1232,6 +1495,47 @@ impl Arbitrary for CopartitionGroup {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CopartitionGroup {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "sourceTopics".into(),
+                serde_json::Value::Array(
+                    (&self.source_topics)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "sourceTopicRegex".into(),
+                serde_json::Value::Array(
+                    (&self.source_topic_regex)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "repartitionSourceTopics".into(),
+                serde_json::Value::Array(
+                    (&self.repartition_source_topics)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `KeyValue`, a part of `StreamsGroupHeartbeatRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyValue {
@@ -1326,6 +1630,20 @@ impl Arbitrary for KeyValue {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for KeyValue {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("key".into(), serde_json::json!((&self.key)));
+        }
+        if true {
+            m.insert("value".into(), serde_json::json!((&self.value)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1468,6 +1786,37 @@ impl Arbitrary for TopicInfo {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicInfo {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert("partitions".into(), serde_json::json!(*(&self.partitions)));
+        }
+        if true {
+            m.insert(
+                "replicationFactor".into(),
+                serde_json::json!(*(&self.replication_factor)),
+            );
+        }
+        if true {
+            m.insert(
+                "topicConfigs".into(),
+                serde_json::Value::Array(
+                    (&self.topic_configs)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Endpoint`, a part of `StreamsGroupHeartbeatRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
@@ -1562,6 +1911,20 @@ impl Arbitrary for Endpoint {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Endpoint {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1668,6 +2031,26 @@ impl Arbitrary for TaskOffset {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TaskOffset {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "subtopologyId".into(),
+                serde_json::json!((&self.subtopology_id)),
+            );
+        }
+        if true {
+            m.insert("partition".into(), serde_json::json!(*(&self.partition)));
+        }
+        if true {
+            m.insert("offset".into(), serde_json::json!(*(&self.offset)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -1784,6 +2167,31 @@ impl Arbitrary for TaskIds {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TaskIds {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "subtopologyId".into(),
+                serde_json::json!((&self.subtopology_id)),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

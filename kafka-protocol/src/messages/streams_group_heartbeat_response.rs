@@ -495,6 +495,130 @@ impl Arbitrary for StreamsGroupHeartbeatResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for StreamsGroupHeartbeatResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if true {
+            m.insert(
+                "memberEpoch".into(),
+                serde_json::json!(*(&self.member_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "heartbeatIntervalMs".into(),
+                serde_json::json!(*(&self.heartbeat_interval_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "acceptableRecoveryLag".into(),
+                serde_json::json!(*(&self.acceptable_recovery_lag)),
+            );
+        }
+        if true {
+            m.insert(
+                "taskOffsetIntervalMs".into(),
+                serde_json::json!(*(&self.task_offset_interval_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "status".into(),
+                match &self.status {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "activeTasks".into(),
+                match &self.active_tasks {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "standbyTasks".into(),
+                match &self.standby_tasks {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "warmupTasks".into(),
+                match &self.warmup_tasks {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "endpointInformationEpoch".into(),
+                serde_json::json!(*(&self.endpoint_information_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "partitionsByUserEndpoint".into(),
+                match &self.partitions_by_user_endpoint {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `EndpointToPartitions`, a part of `StreamsGroupHeartbeatResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndpointToPartitions {
@@ -649,6 +773,42 @@ impl Arbitrary for EndpointToPartitions {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for EndpointToPartitions {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "userEndpoint".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.user_endpoint), version),
+            );
+        }
+        if true {
+            m.insert(
+                "activePartitions".into(),
+                serde_json::Value::Array(
+                    (&self.active_partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "standbyPartitions".into(),
+                serde_json::Value::Array(
+                    (&self.standby_partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Status`, a part of `StreamsGroupHeartbeatResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Status {
@@ -743,6 +903,23 @@ impl Arbitrary for Status {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Status {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("statusCode".into(), serde_json::json!(*(&self.status_code)));
+        }
+        if true {
+            m.insert(
+                "statusDetail".into(),
+                serde_json::json!((&self.status_detail)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -862,6 +1039,28 @@ impl Arbitrary for TopicPartition {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topic".into(), serde_json::json!((&self.topic)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TaskIds`, a part of `StreamsGroupHeartbeatResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TaskIds {
@@ -978,6 +1177,31 @@ impl Arbitrary for TaskIds {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TaskIds {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "subtopologyId".into(),
+                serde_json::json!((&self.subtopology_id)),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Endpoint`, a part of `StreamsGroupHeartbeatResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
@@ -1072,6 +1296,20 @@ impl Arbitrary for Endpoint {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Endpoint {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -297,6 +297,64 @@ impl Arbitrary for SyncGroupRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for SyncGroupRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert(
+                "generationId".into(),
+                serde_json::json!(*(&self.generation_id)),
+            );
+        }
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if version >= 3 {
+            m.insert(
+                "groupInstanceId".into(),
+                match &self.group_instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "protocolType".into(),
+                match &self.protocol_type {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "protocolName".into(),
+                match &self.protocol_name {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "assignments".into(),
+                serde_json::Value::Array(
+                    (&self.assignments)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `SyncGroupRequestAssignment`, a part of `SyncGroupRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SyncGroupRequestAssignment {
@@ -391,6 +449,23 @@ impl Arbitrary for SyncGroupRequestAssignment {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for SyncGroupRequestAssignment {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if true {
+            m.insert(
+                "assignment".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.assignment))),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -222,6 +222,47 @@ impl Arbitrary for SyncGroupResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for SyncGroupResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version >= 1 {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if version >= 5 {
+            m.insert(
+                "protocolType".into(),
+                match &self.protocol_type {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 5 {
+            m.insert(
+                "protocolName".into(),
+                match &self.protocol_name {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "assignment".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.assignment))),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 5 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -424,3 +424,357 @@ proptest! {
     #[test]
     fn roundtrip_transaction_log_value(seed: u64) { check_roundtrip::<super::internal::TransactionLogValue>(seed).map_err(TestCaseError::fail)?; }
 }
+
+/// Decodes `bytes` as message `name` at `version`, returning its JSON view and its
+/// re-encoding; `None` for an unknown name.
+pub(crate) fn decode_named(
+    name: &str,
+    version: i16,
+    bytes: bytes::Bytes,
+) -> Option<Result<(serde_json::Value, bytes::Bytes), String>> {
+    fn run<M: crate::Message + crate::primitives::testjson::ToJson>(
+        version: i16,
+        bytes: bytes::Bytes,
+    ) -> Result<(serde_json::Value, bytes::Bytes), String> {
+        use crate::{Decodable, Encodable};
+        let mut rd = bytes;
+        let m = M::decode(&mut rd, version).map_err(|e| e.to_string())?;
+        if !rd.is_empty() {
+            return Err(format!("{} bytes left over", rd.len()));
+        }
+        let mut out = bytes::BytesMut::new();
+        m.encode(&mut out, version).map_err(|e| e.to_string())?;
+        Ok((m.to_json(version), out.freeze()))
+    }
+    Some(match name {
+        "AddOffsetsToTxnRequest" => run::<super::AddOffsetsToTxnRequest>(version, bytes),
+        "AddOffsetsToTxnResponse" => run::<super::AddOffsetsToTxnResponse>(version, bytes),
+        "AddPartitionsToTxnRequest" => run::<super::AddPartitionsToTxnRequest>(version, bytes),
+        "AddPartitionsToTxnResponse" => run::<super::AddPartitionsToTxnResponse>(version, bytes),
+        "AddRaftVoterRequest" => run::<super::AddRaftVoterRequest>(version, bytes),
+        "AddRaftVoterResponse" => run::<super::AddRaftVoterResponse>(version, bytes),
+        "AllocateProducerIdsRequest" => run::<super::AllocateProducerIdsRequest>(version, bytes),
+        "AllocateProducerIdsResponse" => run::<super::AllocateProducerIdsResponse>(version, bytes),
+        "AlterClientQuotasRequest" => run::<super::AlterClientQuotasRequest>(version, bytes),
+        "AlterClientQuotasResponse" => run::<super::AlterClientQuotasResponse>(version, bytes),
+        "AlterConfigsRequest" => run::<super::AlterConfigsRequest>(version, bytes),
+        "AlterConfigsResponse" => run::<super::AlterConfigsResponse>(version, bytes),
+        "AlterPartitionReassignmentsRequest" => {
+            run::<super::AlterPartitionReassignmentsRequest>(version, bytes)
+        }
+        "AlterPartitionReassignmentsResponse" => {
+            run::<super::AlterPartitionReassignmentsResponse>(version, bytes)
+        }
+        "AlterPartitionRequest" => run::<super::AlterPartitionRequest>(version, bytes),
+        "AlterPartitionResponse" => run::<super::AlterPartitionResponse>(version, bytes),
+        "AlterReplicaLogDirsRequest" => run::<super::AlterReplicaLogDirsRequest>(version, bytes),
+        "AlterReplicaLogDirsResponse" => run::<super::AlterReplicaLogDirsResponse>(version, bytes),
+        "AlterShareGroupOffsetsRequest" => {
+            run::<super::AlterShareGroupOffsetsRequest>(version, bytes)
+        }
+        "AlterShareGroupOffsetsResponse" => {
+            run::<super::AlterShareGroupOffsetsResponse>(version, bytes)
+        }
+        "AlterUserScramCredentialsRequest" => {
+            run::<super::AlterUserScramCredentialsRequest>(version, bytes)
+        }
+        "AlterUserScramCredentialsResponse" => {
+            run::<super::AlterUserScramCredentialsResponse>(version, bytes)
+        }
+        "ApiVersionsRequest" => run::<super::ApiVersionsRequest>(version, bytes),
+        "ApiVersionsResponse" => run::<super::ApiVersionsResponse>(version, bytes),
+        "AssignReplicasToDirsRequest" => run::<super::AssignReplicasToDirsRequest>(version, bytes),
+        "AssignReplicasToDirsResponse" => {
+            run::<super::AssignReplicasToDirsResponse>(version, bytes)
+        }
+        "BeginQuorumEpochRequest" => run::<super::BeginQuorumEpochRequest>(version, bytes),
+        "BeginQuorumEpochResponse" => run::<super::BeginQuorumEpochResponse>(version, bytes),
+        "BrokerHeartbeatRequest" => run::<super::BrokerHeartbeatRequest>(version, bytes),
+        "BrokerHeartbeatResponse" => run::<super::BrokerHeartbeatResponse>(version, bytes),
+        "BrokerRegistrationRequest" => run::<super::BrokerRegistrationRequest>(version, bytes),
+        "BrokerRegistrationResponse" => run::<super::BrokerRegistrationResponse>(version, bytes),
+        "ConsumerGroupDescribeRequest" => {
+            run::<super::ConsumerGroupDescribeRequest>(version, bytes)
+        }
+        "ConsumerGroupDescribeResponse" => {
+            run::<super::ConsumerGroupDescribeResponse>(version, bytes)
+        }
+        "ConsumerGroupHeartbeatRequest" => {
+            run::<super::ConsumerGroupHeartbeatRequest>(version, bytes)
+        }
+        "ConsumerGroupHeartbeatResponse" => {
+            run::<super::ConsumerGroupHeartbeatResponse>(version, bytes)
+        }
+        "ConsumerProtocolAssignment" => run::<super::ConsumerProtocolAssignment>(version, bytes),
+        "ConsumerProtocolSubscription" => {
+            run::<super::ConsumerProtocolSubscription>(version, bytes)
+        }
+        "ControlRecordTypeSchema" => run::<super::ControlRecordTypeSchema>(version, bytes),
+        "ControllerRegistrationRequest" => {
+            run::<super::ControllerRegistrationRequest>(version, bytes)
+        }
+        "ControllerRegistrationResponse" => {
+            run::<super::ControllerRegistrationResponse>(version, bytes)
+        }
+        "CreateAclsRequest" => run::<super::CreateAclsRequest>(version, bytes),
+        "CreateAclsResponse" => run::<super::CreateAclsResponse>(version, bytes),
+        "CreateDelegationTokenRequest" => {
+            run::<super::CreateDelegationTokenRequest>(version, bytes)
+        }
+        "CreateDelegationTokenResponse" => {
+            run::<super::CreateDelegationTokenResponse>(version, bytes)
+        }
+        "CreatePartitionsRequest" => run::<super::CreatePartitionsRequest>(version, bytes),
+        "CreatePartitionsResponse" => run::<super::CreatePartitionsResponse>(version, bytes),
+        "CreateTopicsRequest" => run::<super::CreateTopicsRequest>(version, bytes),
+        "CreateTopicsResponse" => run::<super::CreateTopicsResponse>(version, bytes),
+        "DefaultPrincipalData" => run::<super::DefaultPrincipalData>(version, bytes),
+        "DeleteAclsRequest" => run::<super::DeleteAclsRequest>(version, bytes),
+        "DeleteAclsResponse" => run::<super::DeleteAclsResponse>(version, bytes),
+        "DeleteGroupsRequest" => run::<super::DeleteGroupsRequest>(version, bytes),
+        "DeleteGroupsResponse" => run::<super::DeleteGroupsResponse>(version, bytes),
+        "DeleteRecordsRequest" => run::<super::DeleteRecordsRequest>(version, bytes),
+        "DeleteRecordsResponse" => run::<super::DeleteRecordsResponse>(version, bytes),
+        "DeleteShareGroupOffsetsRequest" => {
+            run::<super::DeleteShareGroupOffsetsRequest>(version, bytes)
+        }
+        "DeleteShareGroupOffsetsResponse" => {
+            run::<super::DeleteShareGroupOffsetsResponse>(version, bytes)
+        }
+        "DeleteShareGroupStateRequest" => {
+            run::<super::DeleteShareGroupStateRequest>(version, bytes)
+        }
+        "DeleteShareGroupStateResponse" => {
+            run::<super::DeleteShareGroupStateResponse>(version, bytes)
+        }
+        "DeleteTopicsRequest" => run::<super::DeleteTopicsRequest>(version, bytes),
+        "DeleteTopicsResponse" => run::<super::DeleteTopicsResponse>(version, bytes),
+        "DescribeAclsRequest" => run::<super::DescribeAclsRequest>(version, bytes),
+        "DescribeAclsResponse" => run::<super::DescribeAclsResponse>(version, bytes),
+        "DescribeClientQuotasRequest" => run::<super::DescribeClientQuotasRequest>(version, bytes),
+        "DescribeClientQuotasResponse" => {
+            run::<super::DescribeClientQuotasResponse>(version, bytes)
+        }
+        "DescribeClusterRequest" => run::<super::DescribeClusterRequest>(version, bytes),
+        "DescribeClusterResponse" => run::<super::DescribeClusterResponse>(version, bytes),
+        "DescribeConfigsRequest" => run::<super::DescribeConfigsRequest>(version, bytes),
+        "DescribeConfigsResponse" => run::<super::DescribeConfigsResponse>(version, bytes),
+        "DescribeDelegationTokenRequest" => {
+            run::<super::DescribeDelegationTokenRequest>(version, bytes)
+        }
+        "DescribeDelegationTokenResponse" => {
+            run::<super::DescribeDelegationTokenResponse>(version, bytes)
+        }
+        "DescribeGroupsRequest" => run::<super::DescribeGroupsRequest>(version, bytes),
+        "DescribeGroupsResponse" => run::<super::DescribeGroupsResponse>(version, bytes),
+        "DescribeLogDirsRequest" => run::<super::DescribeLogDirsRequest>(version, bytes),
+        "DescribeLogDirsResponse" => run::<super::DescribeLogDirsResponse>(version, bytes),
+        "DescribeProducersRequest" => run::<super::DescribeProducersRequest>(version, bytes),
+        "DescribeProducersResponse" => run::<super::DescribeProducersResponse>(version, bytes),
+        "DescribeQuorumRequest" => run::<super::DescribeQuorumRequest>(version, bytes),
+        "DescribeQuorumResponse" => run::<super::DescribeQuorumResponse>(version, bytes),
+        "DescribeShareGroupOffsetsRequest" => {
+            run::<super::DescribeShareGroupOffsetsRequest>(version, bytes)
+        }
+        "DescribeShareGroupOffsetsResponse" => {
+            run::<super::DescribeShareGroupOffsetsResponse>(version, bytes)
+        }
+        "DescribeTopicPartitionsRequest" => {
+            run::<super::DescribeTopicPartitionsRequest>(version, bytes)
+        }
+        "DescribeTopicPartitionsResponse" => {
+            run::<super::DescribeTopicPartitionsResponse>(version, bytes)
+        }
+        "DescribeTransactionsRequest" => run::<super::DescribeTransactionsRequest>(version, bytes),
+        "DescribeTransactionsResponse" => {
+            run::<super::DescribeTransactionsResponse>(version, bytes)
+        }
+        "DescribeUserScramCredentialsRequest" => {
+            run::<super::DescribeUserScramCredentialsRequest>(version, bytes)
+        }
+        "DescribeUserScramCredentialsResponse" => {
+            run::<super::DescribeUserScramCredentialsResponse>(version, bytes)
+        }
+        "ElectLeadersRequest" => run::<super::ElectLeadersRequest>(version, bytes),
+        "ElectLeadersResponse" => run::<super::ElectLeadersResponse>(version, bytes),
+        "EndQuorumEpochRequest" => run::<super::EndQuorumEpochRequest>(version, bytes),
+        "EndQuorumEpochResponse" => run::<super::EndQuorumEpochResponse>(version, bytes),
+        "EndTxnMarker" => run::<super::EndTxnMarker>(version, bytes),
+        "EndTxnRequest" => run::<super::EndTxnRequest>(version, bytes),
+        "EndTxnResponse" => run::<super::EndTxnResponse>(version, bytes),
+        "EnvelopeRequest" => run::<super::EnvelopeRequest>(version, bytes),
+        "EnvelopeResponse" => run::<super::EnvelopeResponse>(version, bytes),
+        "ExpireDelegationTokenRequest" => {
+            run::<super::ExpireDelegationTokenRequest>(version, bytes)
+        }
+        "ExpireDelegationTokenResponse" => {
+            run::<super::ExpireDelegationTokenResponse>(version, bytes)
+        }
+        "FetchRequest" => run::<super::FetchRequest>(version, bytes),
+        "FetchResponse" => run::<super::FetchResponse>(version, bytes),
+        "FetchSnapshotRequest" => run::<super::FetchSnapshotRequest>(version, bytes),
+        "FetchSnapshotResponse" => run::<super::FetchSnapshotResponse>(version, bytes),
+        "FindCoordinatorRequest" => run::<super::FindCoordinatorRequest>(version, bytes),
+        "FindCoordinatorResponse" => run::<super::FindCoordinatorResponse>(version, bytes),
+        "GetTelemetrySubscriptionsRequest" => {
+            run::<super::GetTelemetrySubscriptionsRequest>(version, bytes)
+        }
+        "GetTelemetrySubscriptionsResponse" => {
+            run::<super::GetTelemetrySubscriptionsResponse>(version, bytes)
+        }
+        "HeartbeatRequest" => run::<super::HeartbeatRequest>(version, bytes),
+        "HeartbeatResponse" => run::<super::HeartbeatResponse>(version, bytes),
+        "IncrementalAlterConfigsRequest" => {
+            run::<super::IncrementalAlterConfigsRequest>(version, bytes)
+        }
+        "IncrementalAlterConfigsResponse" => {
+            run::<super::IncrementalAlterConfigsResponse>(version, bytes)
+        }
+        "InitProducerIdRequest" => run::<super::InitProducerIdRequest>(version, bytes),
+        "InitProducerIdResponse" => run::<super::InitProducerIdResponse>(version, bytes),
+        "InitializeShareGroupStateRequest" => {
+            run::<super::InitializeShareGroupStateRequest>(version, bytes)
+        }
+        "InitializeShareGroupStateResponse" => {
+            run::<super::InitializeShareGroupStateResponse>(version, bytes)
+        }
+        "JoinGroupRequest" => run::<super::JoinGroupRequest>(version, bytes),
+        "JoinGroupResponse" => run::<super::JoinGroupResponse>(version, bytes),
+        "KRaftVersionRecord" => run::<super::KRaftVersionRecord>(version, bytes),
+        "LeaderChangeMessage" => run::<super::LeaderChangeMessage>(version, bytes),
+        "LeaveGroupRequest" => run::<super::LeaveGroupRequest>(version, bytes),
+        "LeaveGroupResponse" => run::<super::LeaveGroupResponse>(version, bytes),
+        "ListConfigResourcesRequest" => run::<super::ListConfigResourcesRequest>(version, bytes),
+        "ListConfigResourcesResponse" => run::<super::ListConfigResourcesResponse>(version, bytes),
+        "ListGroupsRequest" => run::<super::ListGroupsRequest>(version, bytes),
+        "ListGroupsResponse" => run::<super::ListGroupsResponse>(version, bytes),
+        "ListOffsetsRequest" => run::<super::ListOffsetsRequest>(version, bytes),
+        "ListOffsetsResponse" => run::<super::ListOffsetsResponse>(version, bytes),
+        "ListPartitionReassignmentsRequest" => {
+            run::<super::ListPartitionReassignmentsRequest>(version, bytes)
+        }
+        "ListPartitionReassignmentsResponse" => {
+            run::<super::ListPartitionReassignmentsResponse>(version, bytes)
+        }
+        "ListTransactionsRequest" => run::<super::ListTransactionsRequest>(version, bytes),
+        "ListTransactionsResponse" => run::<super::ListTransactionsResponse>(version, bytes),
+        "MetadataRequest" => run::<super::MetadataRequest>(version, bytes),
+        "MetadataResponse" => run::<super::MetadataResponse>(version, bytes),
+        "OffsetCommitRequest" => run::<super::OffsetCommitRequest>(version, bytes),
+        "OffsetCommitResponse" => run::<super::OffsetCommitResponse>(version, bytes),
+        "OffsetDeleteRequest" => run::<super::OffsetDeleteRequest>(version, bytes),
+        "OffsetDeleteResponse" => run::<super::OffsetDeleteResponse>(version, bytes),
+        "OffsetFetchRequest" => run::<super::OffsetFetchRequest>(version, bytes),
+        "OffsetFetchResponse" => run::<super::OffsetFetchResponse>(version, bytes),
+        "OffsetForLeaderEpochRequest" => run::<super::OffsetForLeaderEpochRequest>(version, bytes),
+        "OffsetForLeaderEpochResponse" => {
+            run::<super::OffsetForLeaderEpochResponse>(version, bytes)
+        }
+        "ProduceRequest" => run::<super::ProduceRequest>(version, bytes),
+        "ProduceResponse" => run::<super::ProduceResponse>(version, bytes),
+        "PushTelemetryRequest" => run::<super::PushTelemetryRequest>(version, bytes),
+        "PushTelemetryResponse" => run::<super::PushTelemetryResponse>(version, bytes),
+        "ReadShareGroupStateRequest" => run::<super::ReadShareGroupStateRequest>(version, bytes),
+        "ReadShareGroupStateResponse" => run::<super::ReadShareGroupStateResponse>(version, bytes),
+        "ReadShareGroupStateSummaryRequest" => {
+            run::<super::ReadShareGroupStateSummaryRequest>(version, bytes)
+        }
+        "ReadShareGroupStateSummaryResponse" => {
+            run::<super::ReadShareGroupStateSummaryResponse>(version, bytes)
+        }
+        "RemoveRaftVoterRequest" => run::<super::RemoveRaftVoterRequest>(version, bytes),
+        "RemoveRaftVoterResponse" => run::<super::RemoveRaftVoterResponse>(version, bytes),
+        "RenewDelegationTokenRequest" => run::<super::RenewDelegationTokenRequest>(version, bytes),
+        "RenewDelegationTokenResponse" => {
+            run::<super::RenewDelegationTokenResponse>(version, bytes)
+        }
+        "RequestHeader" => run::<super::RequestHeader>(version, bytes),
+        "ResponseHeader" => run::<super::ResponseHeader>(version, bytes),
+        "SaslAuthenticateRequest" => run::<super::SaslAuthenticateRequest>(version, bytes),
+        "SaslAuthenticateResponse" => run::<super::SaslAuthenticateResponse>(version, bytes),
+        "SaslHandshakeRequest" => run::<super::SaslHandshakeRequest>(version, bytes),
+        "SaslHandshakeResponse" => run::<super::SaslHandshakeResponse>(version, bytes),
+        "ShareAcknowledgeRequest" => run::<super::ShareAcknowledgeRequest>(version, bytes),
+        "ShareAcknowledgeResponse" => run::<super::ShareAcknowledgeResponse>(version, bytes),
+        "ShareFetchRequest" => run::<super::ShareFetchRequest>(version, bytes),
+        "ShareFetchResponse" => run::<super::ShareFetchResponse>(version, bytes),
+        "ShareGroupDescribeRequest" => run::<super::ShareGroupDescribeRequest>(version, bytes),
+        "ShareGroupDescribeResponse" => run::<super::ShareGroupDescribeResponse>(version, bytes),
+        "ShareGroupHeartbeatRequest" => run::<super::ShareGroupHeartbeatRequest>(version, bytes),
+        "ShareGroupHeartbeatResponse" => run::<super::ShareGroupHeartbeatResponse>(version, bytes),
+        "SnapshotFooterRecord" => run::<super::SnapshotFooterRecord>(version, bytes),
+        "SnapshotHeaderRecord" => run::<super::SnapshotHeaderRecord>(version, bytes),
+        "StreamsGroupDescribeRequest" => run::<super::StreamsGroupDescribeRequest>(version, bytes),
+        "StreamsGroupDescribeResponse" => {
+            run::<super::StreamsGroupDescribeResponse>(version, bytes)
+        }
+        "StreamsGroupHeartbeatRequest" => {
+            run::<super::StreamsGroupHeartbeatRequest>(version, bytes)
+        }
+        "StreamsGroupHeartbeatResponse" => {
+            run::<super::StreamsGroupHeartbeatResponse>(version, bytes)
+        }
+        "SyncGroupRequest" => run::<super::SyncGroupRequest>(version, bytes),
+        "SyncGroupResponse" => run::<super::SyncGroupResponse>(version, bytes),
+        "TxnOffsetCommitRequest" => run::<super::TxnOffsetCommitRequest>(version, bytes),
+        "TxnOffsetCommitResponse" => run::<super::TxnOffsetCommitResponse>(version, bytes),
+        "UnregisterBrokerRequest" => run::<super::UnregisterBrokerRequest>(version, bytes),
+        "UnregisterBrokerResponse" => run::<super::UnregisterBrokerResponse>(version, bytes),
+        "UpdateFeaturesRequest" => run::<super::UpdateFeaturesRequest>(version, bytes),
+        "UpdateFeaturesResponse" => run::<super::UpdateFeaturesResponse>(version, bytes),
+        "UpdateRaftVoterRequest" => run::<super::UpdateRaftVoterRequest>(version, bytes),
+        "UpdateRaftVoterResponse" => run::<super::UpdateRaftVoterResponse>(version, bytes),
+        "VoteRequest" => run::<super::VoteRequest>(version, bytes),
+        "VoteResponse" => run::<super::VoteResponse>(version, bytes),
+        "VotersRecord" => run::<super::VotersRecord>(version, bytes),
+        "WriteShareGroupStateRequest" => run::<super::WriteShareGroupStateRequest>(version, bytes),
+        "WriteShareGroupStateResponse" => {
+            run::<super::WriteShareGroupStateResponse>(version, bytes)
+        }
+        "WriteTxnMarkersRequest" => run::<super::WriteTxnMarkersRequest>(version, bytes),
+        "WriteTxnMarkersResponse" => run::<super::WriteTxnMarkersResponse>(version, bytes),
+        "ConsumerGroupCurrentMemberAssignmentKey" => {
+            run::<super::internal::ConsumerGroupCurrentMemberAssignmentKey>(version, bytes)
+        }
+        "ConsumerGroupCurrentMemberAssignmentValue" => {
+            run::<super::internal::ConsumerGroupCurrentMemberAssignmentValue>(version, bytes)
+        }
+        "ConsumerGroupMemberMetadataKey" => {
+            run::<super::internal::ConsumerGroupMemberMetadataKey>(version, bytes)
+        }
+        "ConsumerGroupMemberMetadataValue" => {
+            run::<super::internal::ConsumerGroupMemberMetadataValue>(version, bytes)
+        }
+        "ConsumerGroupMetadataKey" => {
+            run::<super::internal::ConsumerGroupMetadataKey>(version, bytes)
+        }
+        "ConsumerGroupMetadataValue" => {
+            run::<super::internal::ConsumerGroupMetadataValue>(version, bytes)
+        }
+        "ConsumerGroupPartitionMetadataKey" => {
+            run::<super::internal::ConsumerGroupPartitionMetadataKey>(version, bytes)
+        }
+        "ConsumerGroupPartitionMetadataValue" => {
+            run::<super::internal::ConsumerGroupPartitionMetadataValue>(version, bytes)
+        }
+        "ConsumerGroupTargetAssignmentMemberKey" => {
+            run::<super::internal::ConsumerGroupTargetAssignmentMemberKey>(version, bytes)
+        }
+        "ConsumerGroupTargetAssignmentMemberValue" => {
+            run::<super::internal::ConsumerGroupTargetAssignmentMemberValue>(version, bytes)
+        }
+        "ConsumerGroupTargetAssignmentMetadataKey" => {
+            run::<super::internal::ConsumerGroupTargetAssignmentMetadataKey>(version, bytes)
+        }
+        "ConsumerGroupTargetAssignmentMetadataValue" => {
+            run::<super::internal::ConsumerGroupTargetAssignmentMetadataValue>(version, bytes)
+        }
+        "GroupMetadataKey" => run::<super::internal::GroupMetadataKey>(version, bytes),
+        "GroupMetadataValue" => run::<super::internal::GroupMetadataValue>(version, bytes),
+        "OffsetCommitKey" => run::<super::internal::OffsetCommitKey>(version, bytes),
+        "OffsetCommitValue" => run::<super::internal::OffsetCommitValue>(version, bytes),
+        "TransactionLogKey" => run::<super::internal::TransactionLogKey>(version, bytes),
+        "TransactionLogValue" => run::<super::internal::TransactionLogValue>(version, bytes),
+        _ => return None,
+    })
+}

@@ -264,6 +264,61 @@ impl Arbitrary for TxnOffsetCommitRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TxnOffsetCommitRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "transactionalId".into(),
+                serde_json::json!((&self.transactional_id)),
+            );
+        }
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if true {
+            m.insert(
+                "producerEpoch".into(),
+                serde_json::json!(*(&self.producer_epoch)),
+            );
+        }
+        if version >= 3 {
+            m.insert(
+                "generationId".into(),
+                serde_json::json!(*(&self.generation_id)),
+            );
+        }
+        if version >= 3 {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if version >= 3 {
+            m.insert(
+                "groupInstanceId".into(),
+                match &self.group_instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TxnOffsetCommitRequestTopic`, a part of `TxnOffsetCommitRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TxnOffsetCommitRequestTopic {
@@ -384,6 +439,28 @@ impl Arbitrary for TxnOffsetCommitRequestTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TxnOffsetCommitRequestTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -528,6 +605,41 @@ impl Arbitrary for TxnOffsetCommitRequestPartition {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TxnOffsetCommitRequestPartition {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert(
+                "committedOffset".into(),
+                serde_json::json!(*(&self.committed_offset)),
+            );
+        }
+        if version >= 2 {
+            m.insert(
+                "committedLeaderEpoch".into(),
+                serde_json::json!(*(&self.committed_leader_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "committedMetadata".into(),
+                match &self.committed_metadata {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -169,6 +169,34 @@ impl Arbitrary for UpdateFeaturesRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for UpdateFeaturesRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("timeoutMs".into(), serde_json::json!(*(&self.timeout_ms)));
+        }
+        if true {
+            m.insert(
+                "featureUpdates".into(),
+                serde_json::Value::Array(
+                    (&self.feature_updates)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "validateOnly".into(),
+                serde_json::json!(*(&self.validate_only)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `FeatureUpdateKey`, a part of `UpdateFeaturesRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureUpdateKey {
@@ -305,6 +333,35 @@ impl Arbitrary for FeatureUpdateKey {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for FeatureUpdateKey {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("feature".into(), serde_json::json!((&self.feature)));
+        }
+        if true {
+            m.insert(
+                "maxVersionLevel".into(),
+                serde_json::json!(*(&self.max_version_level)),
+            );
+        }
+        if version <= 0 {
+            m.insert(
+                "allowDowngrade".into(),
+                serde_json::json!(*(&self.allow_downgrade)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "upgradeType".into(),
+                serde_json::json!(*(&self.upgrade_type)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -205,6 +205,58 @@ impl Arbitrary for UpdateRaftVoterRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for UpdateRaftVoterRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "clusterId".into(),
+                match &self.cluster_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "currentLeaderEpoch".into(),
+                serde_json::json!(*(&self.current_leader_epoch)),
+            );
+        }
+        if true {
+            m.insert("voterId".into(), serde_json::json!(*(&self.voter_id)));
+        }
+        if true {
+            m.insert(
+                "voterDirectoryId".into(),
+                serde_json::json!((&self.voter_directory_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "listeners".into(),
+                serde_json::Value::Array(
+                    (&self.listeners)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "kRaftVersionFeature".into(),
+                crate::primitives::testjson::ToJson::to_json(
+                    (&self.k_raft_version_feature),
+                    version,
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Listener`, a part of `UpdateRaftVoterRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listener {
@@ -311,6 +363,23 @@ impl Arbitrary for Listener {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Listener {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `KRaftVersionFeature`, a part of `UpdateRaftVoterRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KRaftVersionFeature {
@@ -405,6 +474,26 @@ impl Arbitrary for KRaftVersionFeature {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for KRaftVersionFeature {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "minSupportedVersion".into(),
+                serde_json::json!(*(&self.min_supported_version)),
+            );
+        }
+        if true {
+            m.insert(
+                "maxSupportedVersion".into(),
+                serde_json::json!(*(&self.max_supported_version)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

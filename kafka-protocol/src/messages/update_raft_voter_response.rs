@@ -163,6 +163,29 @@ impl Arbitrary for UpdateRaftVoterResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for UpdateRaftVoterResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "throttleTimeMs".into(),
+                serde_json::json!(*(&self.throttle_time_ms)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "currentLeader".into(),
+                crate::primitives::testjson::ToJson::to_json((&self.current_leader), version),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `CurrentLeader`, a part of `UpdateRaftVoterResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CurrentLeader {
@@ -275,6 +298,29 @@ impl Arbitrary for CurrentLeader {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for CurrentLeader {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("leaderId".into(), serde_json::json!(*(&self.leader_id)));
+        }
+        if true {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -184,6 +184,37 @@ impl Arbitrary for VoteRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for VoteRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "clusterId".into(),
+                match &self.cluster_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 1 {
+            m.insert("voterId".into(), serde_json::json!(*(&self.voter_id)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicData`, a part of `VoteRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicData {
@@ -302,6 +333,28 @@ impl Arbitrary for TopicData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topicName".into(), serde_json::json!((&self.topic_name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -479,6 +532,53 @@ impl Arbitrary for PartitionData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert(
+                "replicaEpoch".into(),
+                serde_json::json!(*(&self.replica_epoch)),
+            );
+        }
+        if true {
+            m.insert("replicaId".into(), serde_json::json!(*(&self.replica_id)));
+        }
+        if version >= 1 {
+            m.insert(
+                "replicaDirectoryId".into(),
+                serde_json::json!((&self.replica_directory_id).to_string()),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "voterDirectoryId".into(),
+                serde_json::json!((&self.voter_directory_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "lastOffsetEpoch".into(),
+                serde_json::json!(*(&self.last_offset_epoch)),
+            );
+        }
+        if true {
+            m.insert("lastOffset".into(), serde_json::json!(*(&self.last_offset)));
+        }
+        if version >= 2 {
+            m.insert("preVote".into(), serde_json::json!(*(&self.pre_vote)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -146,6 +146,28 @@ impl Arbitrary for VotersRecord {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for VotersRecord {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("version".into(), serde_json::json!(*(&self.version)));
+        }
+        if true {
+            m.insert(
+                "voters".into(),
+                serde_json::Value::Array(
+                    (&self.voters)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Voter`, a part of `VotersRecord`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Voter {
@@ -286,6 +308,43 @@ impl Arbitrary for Voter {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Voter {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("voterId".into(), serde_json::json!(*(&self.voter_id)));
+        }
+        if true {
+            m.insert(
+                "voterDirectoryId".into(),
+                serde_json::json!((&self.voter_directory_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "endpoints".into(),
+                serde_json::Value::Array(
+                    (&self.endpoints)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "kRaftVersionFeature".into(),
+                crate::primitives::testjson::ToJson::to_json(
+                    (&self.k_raft_version_feature),
+                    version,
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `Endpoint`, a part of `VotersRecord`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Endpoint {
@@ -392,6 +451,23 @@ impl Arbitrary for Endpoint {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for Endpoint {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert("host".into(), serde_json::json!((&self.host)));
+        }
+        if true {
+            m.insert("port".into(), serde_json::json!(*(&self.port)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `KRaftVersionFeature`, a part of `VotersRecord`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KRaftVersionFeature {
@@ -486,6 +562,26 @@ impl Arbitrary for KRaftVersionFeature {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for KRaftVersionFeature {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "minSupportedVersion".into(),
+                serde_json::json!(*(&self.min_supported_version)),
+            );
+        }
+        if true {
+            m.insert(
+                "maxSupportedVersion".into(),
+                serde_json::json!(*(&self.max_supported_version)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

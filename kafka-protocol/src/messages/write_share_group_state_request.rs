@@ -147,6 +147,28 @@ impl Arbitrary for WriteShareGroupStateRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for WriteShareGroupStateRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `WriteStateData`, a part of `WriteShareGroupStateRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteStateData {
@@ -265,6 +287,31 @@ impl Arbitrary for WriteStateData {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for WriteStateData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -432,6 +479,49 @@ impl Arbitrary for PartitionData {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionData {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("partition".into(), serde_json::json!(*(&self.partition)));
+        }
+        if true {
+            m.insert("stateEpoch".into(), serde_json::json!(*(&self.state_epoch)));
+        }
+        if true {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "startOffset".into(),
+                serde_json::json!(*(&self.start_offset)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "deliveryCompleteCount".into(),
+                serde_json::json!(*(&self.delivery_complete_count)),
+            );
+        }
+        if true {
+            m.insert(
+                "stateBatches".into(),
+                serde_json::Value::Array(
+                    (&self.state_batches)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `StateBatch`, a part of `WriteShareGroupStateRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StateBatch {
@@ -544,6 +634,35 @@ impl Arbitrary for StateBatch {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for StateBatch {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "firstOffset".into(),
+                serde_json::json!(*(&self.first_offset)),
+            );
+        }
+        if true {
+            m.insert("lastOffset".into(), serde_json::json!(*(&self.last_offset)));
+        }
+        if true {
+            m.insert(
+                "deliveryState".into(),
+                serde_json::json!(*(&self.delivery_state)),
+            );
+        }
+        if true {
+            m.insert(
+                "deliveryCount".into(),
+                serde_json::json!(*(&self.delivery_count)),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

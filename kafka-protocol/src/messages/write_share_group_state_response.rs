@@ -140,6 +140,25 @@ impl Arbitrary for WriteShareGroupStateResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for WriteShareGroupStateResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "results".into(),
+                serde_json::Value::Array(
+                    (&self.results)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `WriteStateResult`, a part of `WriteShareGroupStateResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WriteStateResult {
@@ -258,6 +277,31 @@ impl Arbitrary for WriteStateResult {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for WriteStateResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -386,6 +430,29 @@ impl Arbitrary for PartitionResult {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("partition".into(), serde_json::json!(*(&self.partition)));
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        if true {
+            m.insert(
+                "errorMessage".into(),
+                match &self.error_message {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -139,6 +139,25 @@ impl Arbitrary for WriteTxnMarkersRequest {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for WriteTxnMarkersRequest {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "markers".into(),
+                serde_json::Value::Array(
+                    (&self.markers)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `WritableTxnMarker`, a part of `WriteTxnMarkersRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WritableTxnMarker {
@@ -305,6 +324,52 @@ impl Arbitrary for WritableTxnMarker {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for WritableTxnMarker {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if true {
+            m.insert(
+                "producerEpoch".into(),
+                serde_json::json!(*(&self.producer_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "transactionResult".into(),
+                serde_json::json!(*(&self.transaction_result)),
+            );
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "coordinatorEpoch".into(),
+                serde_json::json!(*(&self.coordinator_epoch)),
+            );
+        }
+        if version >= 2 {
+            m.insert(
+                "transactionVersion".into(),
+                serde_json::json!(*(&self.transaction_version)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `WritableTxnMarkerTopic`, a part of `WriteTxnMarkersRequest`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WritableTxnMarkerTopic {
@@ -418,6 +483,28 @@ impl Arbitrary for WritableTxnMarkerTopic {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for WritableTxnMarkerTopic {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitionIndexes".into(),
+                serde_json::Value::Array(
+                    (&self.partition_indexes)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

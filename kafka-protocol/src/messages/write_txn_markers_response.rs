@@ -140,6 +140,25 @@ impl Arbitrary for WriteTxnMarkersResponse {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for WriteTxnMarkersResponse {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "markers".into(),
+                serde_json::Value::Array(
+                    (&self.markers)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `WritableTxnMarkerResult`, a part of `WriteTxnMarkersResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WritableTxnMarkerResult {
@@ -260,6 +279,28 @@ impl Arbitrary for WritableTxnMarkerResult {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for WritableTxnMarkerResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
@@ -386,6 +427,28 @@ impl Arbitrary for WritableTxnMarkerTopicResult {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for WritableTxnMarkerTopicResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `WritableTxnMarkerPartitionResult`, a part of `WriteTxnMarkersResponse`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WritableTxnMarkerPartitionResult {
@@ -480,6 +543,23 @@ impl Arbitrary for WritableTxnMarkerPartitionResult {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for WritableTxnMarkerPartitionResult {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "partitionIndex".into(),
+                serde_json::json!(*(&self.partition_index)),
+            );
+        }
+        if true {
+            m.insert("errorCode".into(), serde_json::json!(*(&self.error_code)));
+        }
+        serde_json::Value::Object(m)
     }
 }
 

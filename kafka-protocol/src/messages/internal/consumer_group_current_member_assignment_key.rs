@@ -114,6 +114,20 @@ impl Arbitrary for ConsumerGroupCurrentMemberAssignmentKey {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ConsumerGroupCurrentMemberAssignmentKey {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version == 8 {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        if version == 8 {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 8 || version > 8 {
         return Err(ProtocolError::UnsupportedVersion {

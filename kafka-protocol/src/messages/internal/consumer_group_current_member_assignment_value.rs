@@ -202,6 +202,51 @@ impl Arbitrary for ConsumerGroupCurrentMemberAssignmentValue {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ConsumerGroupCurrentMemberAssignmentValue {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "memberEpoch".into(),
+                serde_json::json!(*(&self.member_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "previousMemberEpoch".into(),
+                serde_json::json!(*(&self.previous_member_epoch)),
+            );
+        }
+        if true {
+            m.insert("state".into(), serde_json::json!(*(&self.state)));
+        }
+        if true {
+            m.insert(
+                "assignedPartitions".into(),
+                serde_json::Value::Array(
+                    (&self.assigned_partitions)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "partitionsPendingRevocation".into(),
+                serde_json::Value::Array(
+                    (&self.partitions_pending_revocation)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicPartitions`, a part of `ConsumerGroupCurrentMemberAssignmentValue`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicPartitions {
@@ -315,6 +360,31 @@ impl Arbitrary for TopicPartitions {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicPartitions {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert(
+                "partitions".into(),
+                serde_json::Value::Array(
+                    (&self.partitions)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

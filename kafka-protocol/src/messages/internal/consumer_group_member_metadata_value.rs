@@ -358,6 +358,82 @@ impl Arbitrary for ConsumerGroupMemberMetadataValue {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ConsumerGroupMemberMetadataValue {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "instanceId".into(),
+                match &self.instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "rackId".into(),
+                match &self.rack_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("clientId".into(), serde_json::json!((&self.client_id)));
+        }
+        if true {
+            m.insert("clientHost".into(), serde_json::json!((&self.client_host)));
+        }
+        if true {
+            m.insert(
+                "subscribedTopicNames".into(),
+                serde_json::Value::Array(
+                    (&self.subscribed_topic_names)
+                        .iter()
+                        .map(|e| serde_json::json!(e))
+                        .collect(),
+                ),
+            );
+        }
+        if true {
+            m.insert(
+                "subscribedTopicRegex".into(),
+                match &self.subscribed_topic_regex {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "rebalanceTimeoutMs".into(),
+                serde_json::json!(*(&self.rebalance_timeout_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "serverAssignor".into(),
+                match &self.server_assignor {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "classicMemberMetadata".into(),
+                match &self.classic_member_metadata {
+                    Some(v) => crate::primitives::testjson::ToJson::to_json(v, version),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ClassicMemberMetadata`, a part of `ConsumerGroupMemberMetadataValue`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassicMemberMetadata {
@@ -479,6 +555,31 @@ impl Arbitrary for ClassicMemberMetadata {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ClassicMemberMetadata {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "sessionTimeoutMs".into(),
+                serde_json::json!(*(&self.session_timeout_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "supportedProtocols".into(),
+                serde_json::Value::Array(
+                    (&self.supported_protocols)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `ClassicProtocol`, a part of `ConsumerGroupMemberMetadataValue`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClassicProtocol {
@@ -573,6 +674,23 @@ impl Arbitrary for ClassicProtocol {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ClassicProtocol {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("name".into(), serde_json::json!((&self.name)));
+        }
+        if true {
+            m.insert(
+                "metadata".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.metadata))),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

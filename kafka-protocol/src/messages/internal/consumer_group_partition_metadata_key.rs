@@ -93,6 +93,17 @@ impl Arbitrary for ConsumerGroupPartitionMetadataKey {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ConsumerGroupPartitionMetadataKey {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version == 4 {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 4 || version > 4 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -138,6 +138,25 @@ impl Arbitrary for ConsumerGroupPartitionMetadataValue {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ConsumerGroupPartitionMetadataValue {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topics".into(),
+                serde_json::Value::Array(
+                    (&self.topics)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `TopicMetadata`, a part of `ConsumerGroupPartitionMetadataValue`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicMetadata {
@@ -279,6 +298,40 @@ impl Arbitrary for TopicMetadata {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TopicMetadata {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "topicId".into(),
+                serde_json::json!((&self.topic_id).to_string()),
+            );
+        }
+        if true {
+            m.insert("topicName".into(), serde_json::json!((&self.topic_name)));
+        }
+        if true {
+            m.insert(
+                "numPartitions".into(),
+                serde_json::json!(*(&self.num_partitions)),
+            );
+        }
+        if true {
+            m.insert(
+                "partitionMetadata".into(),
+                serde_json::Value::Array(
+                    (&self.partition_metadata)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `PartitionMetadata`, a part of `ConsumerGroupPartitionMetadataValue`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionMetadata {
@@ -395,6 +448,25 @@ impl Arbitrary for PartitionMetadata {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionMetadata {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("partition".into(), serde_json::json!(*(&self.partition)));
+        }
+        if true {
+            m.insert(
+                "racks".into(),
+                serde_json::Value::Array(
+                    (&self.racks).iter().map(|e| serde_json::json!(e)).collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

@@ -93,6 +93,17 @@ impl Arbitrary for ConsumerGroupTargetAssignmentMetadataKey {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for ConsumerGroupTargetAssignmentMetadataKey {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version == 6 {
+            m.insert("groupId".into(), serde_json::json!((&self.group_id)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 6 || version > 6 {
         return Err(ProtocolError::UnsupportedVersion {

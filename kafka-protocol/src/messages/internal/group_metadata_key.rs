@@ -92,6 +92,17 @@ impl Arbitrary for GroupMetadataKey {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for GroupMetadataKey {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version == 2 {
+            m.insert("group".into(), serde_json::json!((&self.group)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 2 || version > 2 {
         return Err(ProtocolError::UnsupportedVersion {

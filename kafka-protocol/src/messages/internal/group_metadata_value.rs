@@ -233,6 +233,58 @@ impl Arbitrary for GroupMetadataValue {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for GroupMetadataValue {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert(
+                "protocolType".into(),
+                serde_json::json!((&self.protocol_type)),
+            );
+        }
+        if true {
+            m.insert("generation".into(), serde_json::json!(*(&self.generation)));
+        }
+        if true {
+            m.insert(
+                "protocol".into(),
+                match &self.protocol {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "leader".into(),
+                match &self.leader {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if version >= 2 {
+            m.insert(
+                "currentStateTimestamp".into(),
+                serde_json::json!(*(&self.current_state_timestamp)),
+            );
+        }
+        if true {
+            m.insert(
+                "members".into(),
+                serde_json::Value::Array(
+                    (&self.members)
+                        .iter()
+                        .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `MemberMetadata`, a part of `GroupMetadataValue`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberMetadata {
@@ -421,6 +473,56 @@ impl Arbitrary for MemberMetadata {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for MemberMetadata {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("memberId".into(), serde_json::json!((&self.member_id)));
+        }
+        if version >= 3 {
+            m.insert(
+                "groupInstanceId".into(),
+                match &self.group_instance_id {
+                    Some(v) => serde_json::json!(v),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert("clientId".into(), serde_json::json!((&self.client_id)));
+        }
+        if true {
+            m.insert("clientHost".into(), serde_json::json!((&self.client_host)));
+        }
+        if version >= 1 {
+            m.insert(
+                "rebalanceTimeout".into(),
+                serde_json::json!(*(&self.rebalance_timeout)),
+            );
+        }
+        if true {
+            m.insert(
+                "sessionTimeout".into(),
+                serde_json::json!(*(&self.session_timeout)),
+            );
+        }
+        if true {
+            m.insert(
+                "subscription".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.subscription))),
+            );
+        }
+        if true {
+            m.insert(
+                "assignment".into(),
+                serde_json::json!(crate::primitives::testjson::base64((&self.assignment))),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 

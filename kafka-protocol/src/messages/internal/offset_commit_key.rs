@@ -134,6 +134,23 @@ impl Arbitrary for OffsetCommitKey {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetCommitKey {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version <= 1 {
+            m.insert("group".into(), serde_json::json!((&self.group)));
+        }
+        if version <= 1 {
+            m.insert("topic".into(), serde_json::json!((&self.topic)));
+        }
+        if version <= 1 {
+            m.insert("partition".into(), serde_json::json!(*(&self.partition)));
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 1 {
         return Err(ProtocolError::UnsupportedVersion {

@@ -163,6 +163,38 @@ impl Arbitrary for OffsetCommitValue {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for OffsetCommitValue {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("offset".into(), serde_json::json!(*(&self.offset)));
+        }
+        if version >= 3 {
+            m.insert(
+                "leaderEpoch".into(),
+                serde_json::json!(*(&self.leader_epoch)),
+            );
+        }
+        if true {
+            m.insert("metadata".into(), serde_json::json!((&self.metadata)));
+        }
+        if true {
+            m.insert(
+                "commitTimestamp".into(),
+                serde_json::json!(*(&self.commit_timestamp)),
+            );
+        }
+        if version == 1 {
+            m.insert(
+                "expireTimestamp".into(),
+                serde_json::json!(*(&self.expire_timestamp)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 4 {
         return Err(ProtocolError::UnsupportedVersion {

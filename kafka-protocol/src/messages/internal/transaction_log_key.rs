@@ -92,6 +92,20 @@ impl Arbitrary for TransactionLogKey {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TransactionLogKey {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if version <= 0 {
+            m.insert(
+                "transactionalId".into(),
+                serde_json::json!((&self.transactional_id)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 fn check_version(version: i16) -> crate::Result<()> {
     if version < 0 || version > 0 {
         return Err(ProtocolError::UnsupportedVersion {

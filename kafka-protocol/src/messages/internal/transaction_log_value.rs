@@ -313,6 +313,78 @@ impl Arbitrary for TransactionLogValue {
     }
 }
 
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for TransactionLogValue {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("producerId".into(), serde_json::json!(*(&self.producer_id)));
+        }
+        if version >= 1 {
+            m.insert(
+                "previousProducerId".into(),
+                serde_json::json!(*(&self.previous_producer_id)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "nextProducerId".into(),
+                serde_json::json!(*(&self.next_producer_id)),
+            );
+        }
+        if true {
+            m.insert(
+                "producerEpoch".into(),
+                serde_json::json!(*(&self.producer_epoch)),
+            );
+        }
+        if true {
+            m.insert(
+                "transactionTimeoutMs".into(),
+                serde_json::json!(*(&self.transaction_timeout_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "transactionStatus".into(),
+                serde_json::json!(*(&self.transaction_status)),
+            );
+        }
+        if true {
+            m.insert(
+                "transactionPartitions".into(),
+                match &self.transaction_partitions {
+                    Some(v) => serde_json::Value::Array(
+                        v.iter()
+                            .map(|e| crate::primitives::testjson::ToJson::to_json(e, version))
+                            .collect(),
+                    ),
+                    None => serde_json::Value::Null,
+                },
+            );
+        }
+        if true {
+            m.insert(
+                "transactionLastUpdateTimestampMs".into(),
+                serde_json::json!(*(&self.transaction_last_update_timestamp_ms)),
+            );
+        }
+        if true {
+            m.insert(
+                "transactionStartTimestampMs".into(),
+                serde_json::json!(*(&self.transaction_start_timestamp_ms)),
+            );
+        }
+        if version >= 1 {
+            m.insert(
+                "clientTransactionVersion".into(),
+                serde_json::json!(*(&self.client_transaction_version)),
+            );
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
 /// `PartitionsSchema`, a part of `TransactionLogValue`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PartitionsSchema {
@@ -426,6 +498,28 @@ impl Arbitrary for PartitionsSchema {
             this.unknown_tagged_fields = g.unknown_tagged();
         }
         this
+    }
+}
+
+#[cfg(test)]
+impl crate::primitives::testjson::ToJson for PartitionsSchema {
+    fn to_json(&self, version: i16) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        if true {
+            m.insert("topic".into(), serde_json::json!((&self.topic)));
+        }
+        if true {
+            m.insert(
+                "partitionIds".into(),
+                serde_json::Value::Array(
+                    (&self.partition_ids)
+                        .iter()
+                        .map(|e| serde_json::json!(*e))
+                        .collect(),
+                ),
+            );
+        }
+        serde_json::Value::Object(m)
     }
 }
 
