@@ -354,7 +354,7 @@ fn gen_tests(specs: &[(String, Spec)], internal: &[(String, Spec)]) -> String {
     o.push_str("/// Decodes `bytes` as message `name` at `version`, returning its JSON view and its\n/// re-encoding; `None` for an unknown name.\n");
     o.push_str("pub(crate) fn decode_named(name: &str, version: i16, bytes: bytes::Bytes) -> Option<Result<(serde_json::Value, bytes::Bytes), String>> {\n");
     o.push_str("    fn run<M: crate::Message + crate::primitives::testjson::ToJson>(version: i16, bytes: bytes::Bytes) -> Result<(serde_json::Value, bytes::Bytes), String> {\n");
-    o.push_str("        use crate::{Decodable, Encodable};\n        let mut rd = bytes;\n        let m = M::decode(&mut rd, version).map_err(|e| e.to_string())?;\n");
+    o.push_str("        let mut rd = bytes;\n        let m = M::decode(&mut rd, version).map_err(|e| e.to_string())?;\n");
     o.push_str(
         "        if !rd.is_empty() { return Err(format!(\"{} bytes left over\", rd.len())); }\n",
     );

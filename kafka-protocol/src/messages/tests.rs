@@ -436,7 +436,6 @@ pub(crate) fn decode_named(
         version: i16,
         bytes: bytes::Bytes,
     ) -> Result<(serde_json::Value, bytes::Bytes), String> {
-        use crate::{Decodable, Encodable};
         let mut rd = bytes;
         let m = M::decode(&mut rd, version).map_err(|e| e.to_string())?;
         if !rd.is_empty() {
