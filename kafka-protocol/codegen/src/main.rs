@@ -316,6 +316,10 @@ fn gen_mod(specs: &[(String, Spec)], skipped: &[String]) -> String {
                 o,
                 "impl From<{ty}> for {kind} {{\n    fn from(m: {ty}) -> Self {{\n        {kind}::{api}(m)\n    }}\n}}\n"
             );
+            let _ = writeln!(
+                o,
+                "impl TryFrom<{kind}> for {ty} {{\n    type Error = {kind};\n    fn try_from(k: {kind}) -> Result<Self, {kind}> {{\n        match k {{\n            {kind}::{api}(m) => Ok(m),\n            #[allow(unreachable_patterns)]\n            other => Err(other),\n        }}\n    }}\n}}\n"
+            );
         }
     }
     o

@@ -2011,9 +2011,31 @@ impl From<ProduceRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ProduceRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::Produce(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<FetchRequest> for RequestKind {
     fn from(m: FetchRequest) -> Self {
         RequestKind::Fetch(m)
+    }
+}
+
+impl TryFrom<RequestKind> for FetchRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::Fetch(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2023,9 +2045,31 @@ impl From<ListOffsetsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ListOffsetsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ListOffsets(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<MetadataRequest> for RequestKind {
     fn from(m: MetadataRequest) -> Self {
         RequestKind::Metadata(m)
+    }
+}
+
+impl TryFrom<RequestKind> for MetadataRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::Metadata(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2035,9 +2079,31 @@ impl From<OffsetCommitRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for OffsetCommitRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::OffsetCommit(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<OffsetFetchRequest> for RequestKind {
     fn from(m: OffsetFetchRequest) -> Self {
         RequestKind::OffsetFetch(m)
+    }
+}
+
+impl TryFrom<RequestKind> for OffsetFetchRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::OffsetFetch(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2047,9 +2113,31 @@ impl From<FindCoordinatorRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for FindCoordinatorRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::FindCoordinator(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<JoinGroupRequest> for RequestKind {
     fn from(m: JoinGroupRequest) -> Self {
         RequestKind::JoinGroup(m)
+    }
+}
+
+impl TryFrom<RequestKind> for JoinGroupRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::JoinGroup(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2059,9 +2147,31 @@ impl From<HeartbeatRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for HeartbeatRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::Heartbeat(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<LeaveGroupRequest> for RequestKind {
     fn from(m: LeaveGroupRequest) -> Self {
         RequestKind::LeaveGroup(m)
+    }
+}
+
+impl TryFrom<RequestKind> for LeaveGroupRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::LeaveGroup(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2071,9 +2181,31 @@ impl From<SyncGroupRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for SyncGroupRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::SyncGroup(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeGroupsRequest> for RequestKind {
     fn from(m: DescribeGroupsRequest) -> Self {
         RequestKind::DescribeGroups(m)
+    }
+}
+
+impl TryFrom<RequestKind> for DescribeGroupsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeGroups(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2083,9 +2215,31 @@ impl From<ListGroupsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ListGroupsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ListGroups(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<SaslHandshakeRequest> for RequestKind {
     fn from(m: SaslHandshakeRequest) -> Self {
         RequestKind::SaslHandshake(m)
+    }
+}
+
+impl TryFrom<RequestKind> for SaslHandshakeRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::SaslHandshake(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2095,9 +2249,31 @@ impl From<ApiVersionsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ApiVersionsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ApiVersions(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<CreateTopicsRequest> for RequestKind {
     fn from(m: CreateTopicsRequest) -> Self {
         RequestKind::CreateTopics(m)
+    }
+}
+
+impl TryFrom<RequestKind> for CreateTopicsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::CreateTopics(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2107,9 +2283,31 @@ impl From<DeleteTopicsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for DeleteTopicsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DeleteTopics(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DeleteRecordsRequest> for RequestKind {
     fn from(m: DeleteRecordsRequest) -> Self {
         RequestKind::DeleteRecords(m)
+    }
+}
+
+impl TryFrom<RequestKind> for DeleteRecordsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DeleteRecords(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2119,9 +2317,31 @@ impl From<InitProducerIdRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for InitProducerIdRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::InitProducerId(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<OffsetForLeaderEpochRequest> for RequestKind {
     fn from(m: OffsetForLeaderEpochRequest) -> Self {
         RequestKind::OffsetForLeaderEpoch(m)
+    }
+}
+
+impl TryFrom<RequestKind> for OffsetForLeaderEpochRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::OffsetForLeaderEpoch(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2131,9 +2351,31 @@ impl From<AddPartitionsToTxnRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for AddPartitionsToTxnRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::AddPartitionsToTxn(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AddOffsetsToTxnRequest> for RequestKind {
     fn from(m: AddOffsetsToTxnRequest) -> Self {
         RequestKind::AddOffsetsToTxn(m)
+    }
+}
+
+impl TryFrom<RequestKind> for AddOffsetsToTxnRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::AddOffsetsToTxn(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2143,9 +2385,31 @@ impl From<EndTxnRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for EndTxnRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::EndTxn(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<WriteTxnMarkersRequest> for RequestKind {
     fn from(m: WriteTxnMarkersRequest) -> Self {
         RequestKind::WriteTxnMarkers(m)
+    }
+}
+
+impl TryFrom<RequestKind> for WriteTxnMarkersRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::WriteTxnMarkers(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2155,9 +2419,31 @@ impl From<TxnOffsetCommitRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for TxnOffsetCommitRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::TxnOffsetCommit(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeAclsRequest> for RequestKind {
     fn from(m: DescribeAclsRequest) -> Self {
         RequestKind::DescribeAcls(m)
+    }
+}
+
+impl TryFrom<RequestKind> for DescribeAclsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeAcls(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2167,9 +2453,31 @@ impl From<CreateAclsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for CreateAclsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::CreateAcls(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DeleteAclsRequest> for RequestKind {
     fn from(m: DeleteAclsRequest) -> Self {
         RequestKind::DeleteAcls(m)
+    }
+}
+
+impl TryFrom<RequestKind> for DeleteAclsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DeleteAcls(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2179,9 +2487,31 @@ impl From<DescribeConfigsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for DescribeConfigsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeConfigs(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AlterConfigsRequest> for RequestKind {
     fn from(m: AlterConfigsRequest) -> Self {
         RequestKind::AlterConfigs(m)
+    }
+}
+
+impl TryFrom<RequestKind> for AlterConfigsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::AlterConfigs(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2191,9 +2521,31 @@ impl From<AlterReplicaLogDirsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for AlterReplicaLogDirsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::AlterReplicaLogDirs(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeLogDirsRequest> for RequestKind {
     fn from(m: DescribeLogDirsRequest) -> Self {
         RequestKind::DescribeLogDirs(m)
+    }
+}
+
+impl TryFrom<RequestKind> for DescribeLogDirsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeLogDirs(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2203,9 +2555,31 @@ impl From<SaslAuthenticateRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for SaslAuthenticateRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::SaslAuthenticate(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<CreatePartitionsRequest> for RequestKind {
     fn from(m: CreatePartitionsRequest) -> Self {
         RequestKind::CreatePartitions(m)
+    }
+}
+
+impl TryFrom<RequestKind> for CreatePartitionsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::CreatePartitions(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2215,9 +2589,31 @@ impl From<CreateDelegationTokenRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for CreateDelegationTokenRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::CreateDelegationToken(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<RenewDelegationTokenRequest> for RequestKind {
     fn from(m: RenewDelegationTokenRequest) -> Self {
         RequestKind::RenewDelegationToken(m)
+    }
+}
+
+impl TryFrom<RequestKind> for RenewDelegationTokenRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::RenewDelegationToken(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2227,9 +2623,31 @@ impl From<ExpireDelegationTokenRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ExpireDelegationTokenRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ExpireDelegationToken(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeDelegationTokenRequest> for RequestKind {
     fn from(m: DescribeDelegationTokenRequest) -> Self {
         RequestKind::DescribeDelegationToken(m)
+    }
+}
+
+impl TryFrom<RequestKind> for DescribeDelegationTokenRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeDelegationToken(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2239,9 +2657,31 @@ impl From<DeleteGroupsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for DeleteGroupsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DeleteGroups(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<ElectLeadersRequest> for RequestKind {
     fn from(m: ElectLeadersRequest) -> Self {
         RequestKind::ElectLeaders(m)
+    }
+}
+
+impl TryFrom<RequestKind> for ElectLeadersRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ElectLeaders(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2251,9 +2691,31 @@ impl From<IncrementalAlterConfigsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for IncrementalAlterConfigsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::IncrementalAlterConfigs(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AlterPartitionReassignmentsRequest> for RequestKind {
     fn from(m: AlterPartitionReassignmentsRequest) -> Self {
         RequestKind::AlterPartitionReassignments(m)
+    }
+}
+
+impl TryFrom<RequestKind> for AlterPartitionReassignmentsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::AlterPartitionReassignments(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2263,9 +2725,31 @@ impl From<ListPartitionReassignmentsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ListPartitionReassignmentsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ListPartitionReassignments(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<OffsetDeleteRequest> for RequestKind {
     fn from(m: OffsetDeleteRequest) -> Self {
         RequestKind::OffsetDelete(m)
+    }
+}
+
+impl TryFrom<RequestKind> for OffsetDeleteRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::OffsetDelete(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2275,9 +2759,31 @@ impl From<DescribeClientQuotasRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for DescribeClientQuotasRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeClientQuotas(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AlterClientQuotasRequest> for RequestKind {
     fn from(m: AlterClientQuotasRequest) -> Self {
         RequestKind::AlterClientQuotas(m)
+    }
+}
+
+impl TryFrom<RequestKind> for AlterClientQuotasRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::AlterClientQuotas(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2287,9 +2793,31 @@ impl From<DescribeUserScramCredentialsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for DescribeUserScramCredentialsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeUserScramCredentials(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AlterUserScramCredentialsRequest> for RequestKind {
     fn from(m: AlterUserScramCredentialsRequest) -> Self {
         RequestKind::AlterUserScramCredentials(m)
+    }
+}
+
+impl TryFrom<RequestKind> for AlterUserScramCredentialsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::AlterUserScramCredentials(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2299,9 +2827,31 @@ impl From<VoteRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for VoteRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::Vote(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<BeginQuorumEpochRequest> for RequestKind {
     fn from(m: BeginQuorumEpochRequest) -> Self {
         RequestKind::BeginQuorumEpoch(m)
+    }
+}
+
+impl TryFrom<RequestKind> for BeginQuorumEpochRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::BeginQuorumEpoch(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2311,9 +2861,31 @@ impl From<EndQuorumEpochRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for EndQuorumEpochRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::EndQuorumEpoch(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeQuorumRequest> for RequestKind {
     fn from(m: DescribeQuorumRequest) -> Self {
         RequestKind::DescribeQuorum(m)
+    }
+}
+
+impl TryFrom<RequestKind> for DescribeQuorumRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeQuorum(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2323,9 +2895,31 @@ impl From<AlterPartitionRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for AlterPartitionRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::AlterPartition(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<UpdateFeaturesRequest> for RequestKind {
     fn from(m: UpdateFeaturesRequest) -> Self {
         RequestKind::UpdateFeatures(m)
+    }
+}
+
+impl TryFrom<RequestKind> for UpdateFeaturesRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::UpdateFeatures(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2335,9 +2929,31 @@ impl From<EnvelopeRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for EnvelopeRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::Envelope(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<FetchSnapshotRequest> for RequestKind {
     fn from(m: FetchSnapshotRequest) -> Self {
         RequestKind::FetchSnapshot(m)
+    }
+}
+
+impl TryFrom<RequestKind> for FetchSnapshotRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::FetchSnapshot(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2347,9 +2963,31 @@ impl From<DescribeClusterRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for DescribeClusterRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeCluster(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeProducersRequest> for RequestKind {
     fn from(m: DescribeProducersRequest) -> Self {
         RequestKind::DescribeProducers(m)
+    }
+}
+
+impl TryFrom<RequestKind> for DescribeProducersRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeProducers(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2359,9 +2997,31 @@ impl From<BrokerRegistrationRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for BrokerRegistrationRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::BrokerRegistration(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<BrokerHeartbeatRequest> for RequestKind {
     fn from(m: BrokerHeartbeatRequest) -> Self {
         RequestKind::BrokerHeartbeat(m)
+    }
+}
+
+impl TryFrom<RequestKind> for BrokerHeartbeatRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::BrokerHeartbeat(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2371,9 +3031,31 @@ impl From<UnregisterBrokerRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for UnregisterBrokerRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::UnregisterBroker(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeTransactionsRequest> for RequestKind {
     fn from(m: DescribeTransactionsRequest) -> Self {
         RequestKind::DescribeTransactions(m)
+    }
+}
+
+impl TryFrom<RequestKind> for DescribeTransactionsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeTransactions(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2383,9 +3065,31 @@ impl From<ListTransactionsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ListTransactionsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ListTransactions(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AllocateProducerIdsRequest> for RequestKind {
     fn from(m: AllocateProducerIdsRequest) -> Self {
         RequestKind::AllocateProducerIds(m)
+    }
+}
+
+impl TryFrom<RequestKind> for AllocateProducerIdsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::AllocateProducerIds(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2395,9 +3099,31 @@ impl From<ConsumerGroupHeartbeatRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ConsumerGroupHeartbeatRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ConsumerGroupHeartbeat(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<ConsumerGroupDescribeRequest> for RequestKind {
     fn from(m: ConsumerGroupDescribeRequest) -> Self {
         RequestKind::ConsumerGroupDescribe(m)
+    }
+}
+
+impl TryFrom<RequestKind> for ConsumerGroupDescribeRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ConsumerGroupDescribe(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2407,9 +3133,31 @@ impl From<ControllerRegistrationRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ControllerRegistrationRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ControllerRegistration(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<GetTelemetrySubscriptionsRequest> for RequestKind {
     fn from(m: GetTelemetrySubscriptionsRequest) -> Self {
         RequestKind::GetTelemetrySubscriptions(m)
+    }
+}
+
+impl TryFrom<RequestKind> for GetTelemetrySubscriptionsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::GetTelemetrySubscriptions(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2419,9 +3167,31 @@ impl From<PushTelemetryRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for PushTelemetryRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::PushTelemetry(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AssignReplicasToDirsRequest> for RequestKind {
     fn from(m: AssignReplicasToDirsRequest) -> Self {
         RequestKind::AssignReplicasToDirs(m)
+    }
+}
+
+impl TryFrom<RequestKind> for AssignReplicasToDirsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::AssignReplicasToDirs(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2431,9 +3201,31 @@ impl From<ListConfigResourcesRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ListConfigResourcesRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ListConfigResources(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeTopicPartitionsRequest> for RequestKind {
     fn from(m: DescribeTopicPartitionsRequest) -> Self {
         RequestKind::DescribeTopicPartitions(m)
+    }
+}
+
+impl TryFrom<RequestKind> for DescribeTopicPartitionsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeTopicPartitions(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2443,9 +3235,31 @@ impl From<ShareGroupHeartbeatRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ShareGroupHeartbeatRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ShareGroupHeartbeat(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<ShareGroupDescribeRequest> for RequestKind {
     fn from(m: ShareGroupDescribeRequest) -> Self {
         RequestKind::ShareGroupDescribe(m)
+    }
+}
+
+impl TryFrom<RequestKind> for ShareGroupDescribeRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ShareGroupDescribe(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2455,9 +3269,31 @@ impl From<ShareFetchRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ShareFetchRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ShareFetch(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<ShareAcknowledgeRequest> for RequestKind {
     fn from(m: ShareAcknowledgeRequest) -> Self {
         RequestKind::ShareAcknowledge(m)
+    }
+}
+
+impl TryFrom<RequestKind> for ShareAcknowledgeRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ShareAcknowledge(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2467,9 +3303,31 @@ impl From<AddRaftVoterRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for AddRaftVoterRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::AddRaftVoter(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<RemoveRaftVoterRequest> for RequestKind {
     fn from(m: RemoveRaftVoterRequest) -> Self {
         RequestKind::RemoveRaftVoter(m)
+    }
+}
+
+impl TryFrom<RequestKind> for RemoveRaftVoterRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::RemoveRaftVoter(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2479,9 +3337,31 @@ impl From<UpdateRaftVoterRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for UpdateRaftVoterRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::UpdateRaftVoter(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<InitializeShareGroupStateRequest> for RequestKind {
     fn from(m: InitializeShareGroupStateRequest) -> Self {
         RequestKind::InitializeShareGroupState(m)
+    }
+}
+
+impl TryFrom<RequestKind> for InitializeShareGroupStateRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::InitializeShareGroupState(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2491,9 +3371,31 @@ impl From<ReadShareGroupStateRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for ReadShareGroupStateRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ReadShareGroupState(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<WriteShareGroupStateRequest> for RequestKind {
     fn from(m: WriteShareGroupStateRequest) -> Self {
         RequestKind::WriteShareGroupState(m)
+    }
+}
+
+impl TryFrom<RequestKind> for WriteShareGroupStateRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::WriteShareGroupState(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2503,9 +3405,31 @@ impl From<DeleteShareGroupStateRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for DeleteShareGroupStateRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DeleteShareGroupState(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<ReadShareGroupStateSummaryRequest> for RequestKind {
     fn from(m: ReadShareGroupStateSummaryRequest) -> Self {
         RequestKind::ReadShareGroupStateSummary(m)
+    }
+}
+
+impl TryFrom<RequestKind> for ReadShareGroupStateSummaryRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::ReadShareGroupStateSummary(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2515,9 +3439,31 @@ impl From<StreamsGroupHeartbeatRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for StreamsGroupHeartbeatRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::StreamsGroupHeartbeat(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<StreamsGroupDescribeRequest> for RequestKind {
     fn from(m: StreamsGroupDescribeRequest) -> Self {
         RequestKind::StreamsGroupDescribe(m)
+    }
+}
+
+impl TryFrom<RequestKind> for StreamsGroupDescribeRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::StreamsGroupDescribe(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -2527,15 +3473,48 @@ impl From<DescribeShareGroupOffsetsRequest> for RequestKind {
     }
 }
 
+impl TryFrom<RequestKind> for DescribeShareGroupOffsetsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DescribeShareGroupOffsets(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AlterShareGroupOffsetsRequest> for RequestKind {
     fn from(m: AlterShareGroupOffsetsRequest) -> Self {
         RequestKind::AlterShareGroupOffsets(m)
     }
 }
 
+impl TryFrom<RequestKind> for AlterShareGroupOffsetsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::AlterShareGroupOffsets(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DeleteShareGroupOffsetsRequest> for RequestKind {
     fn from(m: DeleteShareGroupOffsetsRequest) -> Self {
         RequestKind::DeleteShareGroupOffsets(m)
+    }
+}
+
+impl TryFrom<RequestKind> for DeleteShareGroupOffsetsRequest {
+    type Error = RequestKind;
+    fn try_from(k: RequestKind) -> Result<Self, RequestKind> {
+        match k {
+            RequestKind::DeleteShareGroupOffsets(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3271,9 +4250,31 @@ impl From<ProduceResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ProduceResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::Produce(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<FetchResponse> for ResponseKind {
     fn from(m: FetchResponse) -> Self {
         ResponseKind::Fetch(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for FetchResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::Fetch(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3283,9 +4284,31 @@ impl From<ListOffsetsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ListOffsetsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ListOffsets(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<MetadataResponse> for ResponseKind {
     fn from(m: MetadataResponse) -> Self {
         ResponseKind::Metadata(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for MetadataResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::Metadata(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3295,9 +4318,31 @@ impl From<OffsetCommitResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for OffsetCommitResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::OffsetCommit(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<OffsetFetchResponse> for ResponseKind {
     fn from(m: OffsetFetchResponse) -> Self {
         ResponseKind::OffsetFetch(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for OffsetFetchResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::OffsetFetch(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3307,9 +4352,31 @@ impl From<FindCoordinatorResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for FindCoordinatorResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::FindCoordinator(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<JoinGroupResponse> for ResponseKind {
     fn from(m: JoinGroupResponse) -> Self {
         ResponseKind::JoinGroup(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for JoinGroupResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::JoinGroup(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3319,9 +4386,31 @@ impl From<HeartbeatResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for HeartbeatResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::Heartbeat(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<LeaveGroupResponse> for ResponseKind {
     fn from(m: LeaveGroupResponse) -> Self {
         ResponseKind::LeaveGroup(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for LeaveGroupResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::LeaveGroup(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3331,9 +4420,31 @@ impl From<SyncGroupResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for SyncGroupResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::SyncGroup(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeGroupsResponse> for ResponseKind {
     fn from(m: DescribeGroupsResponse) -> Self {
         ResponseKind::DescribeGroups(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for DescribeGroupsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeGroups(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3343,9 +4454,31 @@ impl From<ListGroupsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ListGroupsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ListGroups(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<SaslHandshakeResponse> for ResponseKind {
     fn from(m: SaslHandshakeResponse) -> Self {
         ResponseKind::SaslHandshake(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for SaslHandshakeResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::SaslHandshake(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3355,9 +4488,31 @@ impl From<ApiVersionsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ApiVersionsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ApiVersions(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<CreateTopicsResponse> for ResponseKind {
     fn from(m: CreateTopicsResponse) -> Self {
         ResponseKind::CreateTopics(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for CreateTopicsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::CreateTopics(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3367,9 +4522,31 @@ impl From<DeleteTopicsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for DeleteTopicsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DeleteTopics(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DeleteRecordsResponse> for ResponseKind {
     fn from(m: DeleteRecordsResponse) -> Self {
         ResponseKind::DeleteRecords(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for DeleteRecordsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DeleteRecords(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3379,9 +4556,31 @@ impl From<InitProducerIdResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for InitProducerIdResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::InitProducerId(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<OffsetForLeaderEpochResponse> for ResponseKind {
     fn from(m: OffsetForLeaderEpochResponse) -> Self {
         ResponseKind::OffsetForLeaderEpoch(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for OffsetForLeaderEpochResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::OffsetForLeaderEpoch(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3391,9 +4590,31 @@ impl From<AddPartitionsToTxnResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for AddPartitionsToTxnResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::AddPartitionsToTxn(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AddOffsetsToTxnResponse> for ResponseKind {
     fn from(m: AddOffsetsToTxnResponse) -> Self {
         ResponseKind::AddOffsetsToTxn(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for AddOffsetsToTxnResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::AddOffsetsToTxn(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3403,9 +4624,31 @@ impl From<EndTxnResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for EndTxnResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::EndTxn(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<WriteTxnMarkersResponse> for ResponseKind {
     fn from(m: WriteTxnMarkersResponse) -> Self {
         ResponseKind::WriteTxnMarkers(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for WriteTxnMarkersResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::WriteTxnMarkers(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3415,9 +4658,31 @@ impl From<TxnOffsetCommitResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for TxnOffsetCommitResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::TxnOffsetCommit(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeAclsResponse> for ResponseKind {
     fn from(m: DescribeAclsResponse) -> Self {
         ResponseKind::DescribeAcls(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for DescribeAclsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeAcls(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3427,9 +4692,31 @@ impl From<CreateAclsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for CreateAclsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::CreateAcls(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DeleteAclsResponse> for ResponseKind {
     fn from(m: DeleteAclsResponse) -> Self {
         ResponseKind::DeleteAcls(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for DeleteAclsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DeleteAcls(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3439,9 +4726,31 @@ impl From<DescribeConfigsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for DescribeConfigsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeConfigs(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AlterConfigsResponse> for ResponseKind {
     fn from(m: AlterConfigsResponse) -> Self {
         ResponseKind::AlterConfigs(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for AlterConfigsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::AlterConfigs(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3451,9 +4760,31 @@ impl From<AlterReplicaLogDirsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for AlterReplicaLogDirsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::AlterReplicaLogDirs(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeLogDirsResponse> for ResponseKind {
     fn from(m: DescribeLogDirsResponse) -> Self {
         ResponseKind::DescribeLogDirs(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for DescribeLogDirsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeLogDirs(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3463,9 +4794,31 @@ impl From<SaslAuthenticateResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for SaslAuthenticateResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::SaslAuthenticate(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<CreatePartitionsResponse> for ResponseKind {
     fn from(m: CreatePartitionsResponse) -> Self {
         ResponseKind::CreatePartitions(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for CreatePartitionsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::CreatePartitions(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3475,9 +4828,31 @@ impl From<CreateDelegationTokenResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for CreateDelegationTokenResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::CreateDelegationToken(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<RenewDelegationTokenResponse> for ResponseKind {
     fn from(m: RenewDelegationTokenResponse) -> Self {
         ResponseKind::RenewDelegationToken(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for RenewDelegationTokenResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::RenewDelegationToken(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3487,9 +4862,31 @@ impl From<ExpireDelegationTokenResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ExpireDelegationTokenResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ExpireDelegationToken(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeDelegationTokenResponse> for ResponseKind {
     fn from(m: DescribeDelegationTokenResponse) -> Self {
         ResponseKind::DescribeDelegationToken(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for DescribeDelegationTokenResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeDelegationToken(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3499,9 +4896,31 @@ impl From<DeleteGroupsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for DeleteGroupsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DeleteGroups(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<ElectLeadersResponse> for ResponseKind {
     fn from(m: ElectLeadersResponse) -> Self {
         ResponseKind::ElectLeaders(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for ElectLeadersResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ElectLeaders(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3511,9 +4930,31 @@ impl From<IncrementalAlterConfigsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for IncrementalAlterConfigsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::IncrementalAlterConfigs(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AlterPartitionReassignmentsResponse> for ResponseKind {
     fn from(m: AlterPartitionReassignmentsResponse) -> Self {
         ResponseKind::AlterPartitionReassignments(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for AlterPartitionReassignmentsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::AlterPartitionReassignments(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3523,9 +4964,31 @@ impl From<ListPartitionReassignmentsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ListPartitionReassignmentsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ListPartitionReassignments(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<OffsetDeleteResponse> for ResponseKind {
     fn from(m: OffsetDeleteResponse) -> Self {
         ResponseKind::OffsetDelete(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for OffsetDeleteResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::OffsetDelete(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3535,9 +4998,31 @@ impl From<DescribeClientQuotasResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for DescribeClientQuotasResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeClientQuotas(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AlterClientQuotasResponse> for ResponseKind {
     fn from(m: AlterClientQuotasResponse) -> Self {
         ResponseKind::AlterClientQuotas(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for AlterClientQuotasResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::AlterClientQuotas(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3547,9 +5032,31 @@ impl From<DescribeUserScramCredentialsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for DescribeUserScramCredentialsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeUserScramCredentials(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AlterUserScramCredentialsResponse> for ResponseKind {
     fn from(m: AlterUserScramCredentialsResponse) -> Self {
         ResponseKind::AlterUserScramCredentials(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for AlterUserScramCredentialsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::AlterUserScramCredentials(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3559,9 +5066,31 @@ impl From<VoteResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for VoteResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::Vote(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<BeginQuorumEpochResponse> for ResponseKind {
     fn from(m: BeginQuorumEpochResponse) -> Self {
         ResponseKind::BeginQuorumEpoch(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for BeginQuorumEpochResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::BeginQuorumEpoch(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3571,9 +5100,31 @@ impl From<EndQuorumEpochResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for EndQuorumEpochResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::EndQuorumEpoch(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeQuorumResponse> for ResponseKind {
     fn from(m: DescribeQuorumResponse) -> Self {
         ResponseKind::DescribeQuorum(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for DescribeQuorumResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeQuorum(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3583,9 +5134,31 @@ impl From<AlterPartitionResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for AlterPartitionResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::AlterPartition(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<UpdateFeaturesResponse> for ResponseKind {
     fn from(m: UpdateFeaturesResponse) -> Self {
         ResponseKind::UpdateFeatures(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for UpdateFeaturesResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::UpdateFeatures(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3595,9 +5168,31 @@ impl From<EnvelopeResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for EnvelopeResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::Envelope(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<FetchSnapshotResponse> for ResponseKind {
     fn from(m: FetchSnapshotResponse) -> Self {
         ResponseKind::FetchSnapshot(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for FetchSnapshotResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::FetchSnapshot(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3607,9 +5202,31 @@ impl From<DescribeClusterResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for DescribeClusterResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeCluster(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeProducersResponse> for ResponseKind {
     fn from(m: DescribeProducersResponse) -> Self {
         ResponseKind::DescribeProducers(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for DescribeProducersResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeProducers(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3619,9 +5236,31 @@ impl From<BrokerRegistrationResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for BrokerRegistrationResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::BrokerRegistration(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<BrokerHeartbeatResponse> for ResponseKind {
     fn from(m: BrokerHeartbeatResponse) -> Self {
         ResponseKind::BrokerHeartbeat(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for BrokerHeartbeatResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::BrokerHeartbeat(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3631,9 +5270,31 @@ impl From<UnregisterBrokerResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for UnregisterBrokerResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::UnregisterBroker(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeTransactionsResponse> for ResponseKind {
     fn from(m: DescribeTransactionsResponse) -> Self {
         ResponseKind::DescribeTransactions(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for DescribeTransactionsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeTransactions(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3643,9 +5304,31 @@ impl From<ListTransactionsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ListTransactionsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ListTransactions(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AllocateProducerIdsResponse> for ResponseKind {
     fn from(m: AllocateProducerIdsResponse) -> Self {
         ResponseKind::AllocateProducerIds(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for AllocateProducerIdsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::AllocateProducerIds(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3655,9 +5338,31 @@ impl From<ConsumerGroupHeartbeatResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ConsumerGroupHeartbeatResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ConsumerGroupHeartbeat(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<ConsumerGroupDescribeResponse> for ResponseKind {
     fn from(m: ConsumerGroupDescribeResponse) -> Self {
         ResponseKind::ConsumerGroupDescribe(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for ConsumerGroupDescribeResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ConsumerGroupDescribe(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3667,9 +5372,31 @@ impl From<ControllerRegistrationResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ControllerRegistrationResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ControllerRegistration(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<GetTelemetrySubscriptionsResponse> for ResponseKind {
     fn from(m: GetTelemetrySubscriptionsResponse) -> Self {
         ResponseKind::GetTelemetrySubscriptions(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for GetTelemetrySubscriptionsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::GetTelemetrySubscriptions(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3679,9 +5406,31 @@ impl From<PushTelemetryResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for PushTelemetryResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::PushTelemetry(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AssignReplicasToDirsResponse> for ResponseKind {
     fn from(m: AssignReplicasToDirsResponse) -> Self {
         ResponseKind::AssignReplicasToDirs(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for AssignReplicasToDirsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::AssignReplicasToDirs(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3691,9 +5440,31 @@ impl From<ListConfigResourcesResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ListConfigResourcesResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ListConfigResources(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DescribeTopicPartitionsResponse> for ResponseKind {
     fn from(m: DescribeTopicPartitionsResponse) -> Self {
         ResponseKind::DescribeTopicPartitions(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for DescribeTopicPartitionsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeTopicPartitions(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3703,9 +5474,31 @@ impl From<ShareGroupHeartbeatResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ShareGroupHeartbeatResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ShareGroupHeartbeat(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<ShareGroupDescribeResponse> for ResponseKind {
     fn from(m: ShareGroupDescribeResponse) -> Self {
         ResponseKind::ShareGroupDescribe(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for ShareGroupDescribeResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ShareGroupDescribe(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3715,9 +5508,31 @@ impl From<ShareFetchResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ShareFetchResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ShareFetch(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<ShareAcknowledgeResponse> for ResponseKind {
     fn from(m: ShareAcknowledgeResponse) -> Self {
         ResponseKind::ShareAcknowledge(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for ShareAcknowledgeResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ShareAcknowledge(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3727,9 +5542,31 @@ impl From<AddRaftVoterResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for AddRaftVoterResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::AddRaftVoter(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<RemoveRaftVoterResponse> for ResponseKind {
     fn from(m: RemoveRaftVoterResponse) -> Self {
         ResponseKind::RemoveRaftVoter(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for RemoveRaftVoterResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::RemoveRaftVoter(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3739,9 +5576,31 @@ impl From<UpdateRaftVoterResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for UpdateRaftVoterResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::UpdateRaftVoter(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<InitializeShareGroupStateResponse> for ResponseKind {
     fn from(m: InitializeShareGroupStateResponse) -> Self {
         ResponseKind::InitializeShareGroupState(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for InitializeShareGroupStateResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::InitializeShareGroupState(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3751,9 +5610,31 @@ impl From<ReadShareGroupStateResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for ReadShareGroupStateResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ReadShareGroupState(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<WriteShareGroupStateResponse> for ResponseKind {
     fn from(m: WriteShareGroupStateResponse) -> Self {
         ResponseKind::WriteShareGroupState(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for WriteShareGroupStateResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::WriteShareGroupState(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3763,9 +5644,31 @@ impl From<DeleteShareGroupStateResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for DeleteShareGroupStateResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DeleteShareGroupState(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<ReadShareGroupStateSummaryResponse> for ResponseKind {
     fn from(m: ReadShareGroupStateSummaryResponse) -> Self {
         ResponseKind::ReadShareGroupStateSummary(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for ReadShareGroupStateSummaryResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::ReadShareGroupStateSummary(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3775,9 +5678,31 @@ impl From<StreamsGroupHeartbeatResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for StreamsGroupHeartbeatResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::StreamsGroupHeartbeat(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<StreamsGroupDescribeResponse> for ResponseKind {
     fn from(m: StreamsGroupDescribeResponse) -> Self {
         ResponseKind::StreamsGroupDescribe(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for StreamsGroupDescribeResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::StreamsGroupDescribe(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
 
@@ -3787,14 +5712,47 @@ impl From<DescribeShareGroupOffsetsResponse> for ResponseKind {
     }
 }
 
+impl TryFrom<ResponseKind> for DescribeShareGroupOffsetsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DescribeShareGroupOffsets(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<AlterShareGroupOffsetsResponse> for ResponseKind {
     fn from(m: AlterShareGroupOffsetsResponse) -> Self {
         ResponseKind::AlterShareGroupOffsets(m)
     }
 }
 
+impl TryFrom<ResponseKind> for AlterShareGroupOffsetsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::AlterShareGroupOffsets(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
+    }
+}
+
 impl From<DeleteShareGroupOffsetsResponse> for ResponseKind {
     fn from(m: DeleteShareGroupOffsetsResponse) -> Self {
         ResponseKind::DeleteShareGroupOffsets(m)
+    }
+}
+
+impl TryFrom<ResponseKind> for DeleteShareGroupOffsetsResponse {
+    type Error = ResponseKind;
+    fn try_from(k: ResponseKind) -> Result<Self, ResponseKind> {
+        match k {
+            ResponseKind::DeleteShareGroupOffsets(m) => Ok(m),
+            #[allow(unreachable_patterns)]
+            other => Err(other),
+        }
     }
 }
