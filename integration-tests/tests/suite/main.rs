@@ -2,6 +2,8 @@
 //! [`TestCluster::from_env`]. A custom runner (not libtest) so that cases the chosen cluster
 //! cannot run are reported as skipped, never counted as passed, and every case has a deadline.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -16,7 +18,7 @@ pub(crate) struct Ctx {
     pub(crate) bootstrap: String,
 }
 
-type Case = (&'static str, fn(&Ctx));
+pub(crate) type Case = (&'static str, fn(&Ctx));
 
 fn cases() -> Vec<Case> {
     let mut v: Vec<Case> = Vec::new();

@@ -15,7 +15,7 @@ use kafka_protocol::messages::{
 use std::time::Duration;
 
 /// The cases of this module.
-pub(crate) const CASES: &[(&str, fn(&Ctx))] = &[
+pub(crate) const CASES: &[crate::Case] = &[
     (
         "protocol::api_versions_every_version_decodes",
         api_versions_every_version_decodes,
