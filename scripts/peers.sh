@@ -58,12 +58,12 @@ install_python() {
 install_kcat() {
   if command -v kcat >/dev/null; then log "kcat ok ($(command -v kcat))"; return 0; fi
   if ! command -v apt-get >/dev/null; then log "kcat: no apt-get; skipping"; return 0; fi
-  local sudo=""
-  [[ "$(id -u)" == 0 ]] || sudo="sudo -n"
+  local sudo=()
+  [[ "$(id -u)" == 0 ]] || sudo=(sudo -n)
   log "installing kcat via apt"
-  if ! DEBIAN_FRONTEND=noninteractive timeout 600 $sudo apt-get install -y -qq kcat >/dev/null 2>&1; then
-    DEBIAN_FRONTEND=noninteractive timeout 300 $sudo apt-get update -qq >/dev/null 2>&1 || true
-    if ! DEBIAN_FRONTEND=noninteractive timeout 600 $sudo apt-get install -y -qq kcat >/dev/null 2>&1; then
+  if ! DEBIAN_FRONTEND=noninteractive timeout 600 "${sudo[@]}" apt-get install -y -qq kcat >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive timeout 300 "${sudo[@]}" apt-get update -qq >/dev/null 2>&1 || true
+    if ! DEBIAN_FRONTEND=noninteractive timeout 600 "${sudo[@]}" apt-get install -y -qq kcat >/dev/null 2>&1; then
       log "kcat unavailable via apt; skipping the kcat peer"
       return 0
     fi
