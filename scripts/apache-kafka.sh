@@ -81,7 +81,7 @@ fetch_version() {
   for need in "kafka_2.13-$v.jar" "kafka-server-$v.jar" "kafka-clients-$v.jar" "kafka-storage-$v.jar"; do
     [[ -f "$tmp/$need" ]] || { rm -rf "$tmp"; log "missing $need after resolve"; return 1; }
   done
-  (cd "$tmp" && ls -1 ./*.jar | sed 's|^\./||' >.complete)
+  (cd "$tmp" && find . -maxdepth 1 -name '*.jar' -printf '%f\n' | sort >.complete)
   rm -rf "$dir"
   mv "$tmp" "$dir"
   log "kafka $v: $(wc -l <"$dir/.complete") jars in $dir"
@@ -95,11 +95,11 @@ cmd_fetch() {
   local v
   for v in "${VERSIONS[@]}"; do
     if fetch_version "$v"; then
-      echo "$(libs_dir "$v")"
+      libs_dir "$v"
       exec 9>&-
       return 0
     fi
-    log "falling back from kafka $v"
+    log "kafka $v unavailable"
   done
   exec 9>&-
   die "no Kafka version could be fetched (tried: ${VERSIONS[*]})"
@@ -112,7 +112,7 @@ pid_is_kafka() {
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'kafka\.Kafka'
 }
 
-read_pid() { [[ -f "$DIR/kafka.pid" ]] && cat "$DIR/kafka.pid" || true; }
+read_pid() { if [[ -f "$DIR/kafka.pid" ]]; then cat "$DIR/kafka.pid"; fi; }
 
 probe() { python3 "$PROBE" probe "$1" --timeout 3 >/dev/null 2>&1; }
 
@@ -191,6 +191,26 @@ cmd_start() {
   libs="$(libs_dir "$version")"
   command -v "$JAVA" >/dev/null || die "java not found (apt-get install -y openjdk-17-jre-headless)"
 
+  local attempt rc
+  for attempt in 1 2 3; do
+    rc=0
+    launch_once "$version" "$libs" || rc=$?
+    case "$rc" in
+      0) return 0 ;;
+      2) # exited during startup; with picked ports that may be a lost port race
+         if [[ -n "${APACHE_KAFKA_PORT:-}" ]] || ((attempt == 3)); then
+           die "kafka exited during startup (see $DIR/server.log)"
+         fi
+         log "kafka exited during startup; retrying with new ports (attempt $((attempt + 1)))" ;;
+      *) die "kafka start failed (see $DIR/server.log)" ;;
+    esac
+  done
+}
+
+# One format+launch+wait. Returns 0 when ready, 2 if the process exited
+# during startup, 1 on other failures.
+launch_once() {
+  local version="$1" libs="$2" pid
   mkdir -p "$DIR"
   rm -rf "$DIR/data" "$DIR/bootstrap" "$DIR/env" "$DIR/kafka.pid"
   local port cport
@@ -210,13 +230,14 @@ cmd_start() {
       kafka.tools.StorageTool format --config "$DIR/server.properties" \
       --cluster-id "$cluster_id" >"$DIR/format.log" 2>&1; then
     cat "$DIR/format.log" >&2
-    die "storage format failed"
+    log "storage format failed"
+    return 1
   fi
 
   log "starting kafka $version on 127.0.0.1:$port (controller $cport), log $DIR/server.log"
   # setsid: own session, so it survives the caller's shell and job control.
   # The inner shell writes its own pid, then execs java, so the pid is java's.
-  # shellcheck disable=SC2086
+  # shellcheck disable=SC2086,SC2016
   setsid bash -c 'echo $$ >"$1/kafka.pid"; shift; exec "$@"' _ "$DIR" \
     "$JAVA" $HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     "-Dlog4j2.configurationFile=$DIR/log4j2.properties" \
@@ -229,11 +250,13 @@ cmd_start() {
   while :; do
     pid="$(read_pid)"
     if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
-      tail -n 40 "$DIR/server.log" >&2 || true
-      die "kafka exited during startup (see $DIR/server.log)"
+      tail -n 20 "$DIR/server.log" >&2 || true
+      rm -f "$DIR/kafka.pid"
+      return 2
     fi
     if [[ -z "$pid" ]] && ! kill -0 "$launcher" 2>/dev/null; then
-      die "kafka launcher exited before writing a pid"
+      log "kafka launcher exited before writing a pid"
+      return 1
     fi
     if [[ -n "$pid" ]] && probe "$bs"; then
       break
@@ -241,7 +264,8 @@ cmd_start() {
     if ((SECONDS >= deadline)); then
       tail -n 40 "$DIR/server.log" >&2 || true
       cmd_stop || true
-      die "kafka not ready after ${START_TIMEOUT}s"
+      log "kafka not ready after ${START_TIMEOUT}s"
+      return 1
     fi
     sleep 0.5
   done
@@ -272,8 +296,8 @@ cmd_stop() {
   if kill -0 "$pid" 2>/dev/null; then
     log "pid $pid still alive after ${STOP_TIMEOUT}s; sending KILL"
     kill -KILL "$pid" 2>/dev/null || true
-    local i
-    for i in $(seq 1 50); do
+    local _
+    for _ in $(seq 1 50); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
