@@ -1,3 +1,4 @@
-//! Runnable examples for the Kafka suite.
+//! Runnable examples for the Kafka suite; see the `examples/` folder of this crate.
 //!
-//! Not yet implemented: this crate is a placeholder in the workspace layout and exposes nothing.
+//! - `codec_demo`: builds a ProduceRequest carrying record batches in every codec, frames it
+//!   as a client would, decodes it as a broker would, and reads the records back.

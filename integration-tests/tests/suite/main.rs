@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use integration_tests::TestCluster;
 
 mod protocol;
+mod records;
 
 /// What a case needs: the cluster and its first bootstrap address.
 pub(crate) struct Ctx {
@@ -23,6 +24,7 @@ pub(crate) type Case = (&'static str, fn(&Ctx));
 fn cases() -> Vec<Case> {
     let mut v: Vec<Case> = Vec::new();
     v.extend_from_slice(protocol::CASES);
+    v.extend_from_slice(records::CASES);
     v
 }
 
