@@ -16,6 +16,7 @@
 //! println!("{} APIs", conn.broker_versions().len());
 //! ```
 
+pub mod admin;
 pub mod wire;
 
 use std::time::{Duration, Instant};

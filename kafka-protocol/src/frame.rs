@@ -67,17 +67,33 @@ pub fn encode_request(
 ) -> Result<()> {
     let version = header.request_api_version;
     let hv = body.api_key().request_header_version(version);
-    let size = header.encoded_len(hv) + body.encoded_len(version);
+    put_frame(
+        out,
+        "request frame",
+        header,
+        hv,
+        body.encoded_len(version),
+        |out| body.encode(out, version),
+    )
+}
+
+/// Writes the size prefix, the header at version `hv`, then the body through `body`.
+fn put_frame<H: Encodable>(
+    out: &mut BytesMut,
+    what: &'static str,
+    header: &H,
+    hv: i16,
+    body_len: usize,
+    body: impl FnOnce(&mut BytesMut) -> Result<()>,
+) -> Result<()> {
+    let size = header.encoded_len(hv) + body_len;
     if size > i32::MAX as usize {
-        return Err(ProtocolError::TooLong {
-            what: "request frame",
-            length: size,
-        });
+        return Err(ProtocolError::TooLong { what, length: size });
     }
     out.reserve(4 + size);
     out.put_i32(size as i32);
     header.encode(out, hv)?;
-    body.encode(out, version)
+    body(out)
 }
 
 /// Decodes a request frame (without its size prefix): header, then the body by API key and
@@ -118,17 +134,14 @@ pub fn encode_response(
         ..Default::default()
     };
     let hv = api.response_header_version(version);
-    let size = header.encoded_len(hv) + body.encoded_len(version);
-    if size > i32::MAX as usize {
-        return Err(ProtocolError::TooLong {
-            what: "response frame",
-            length: size,
-        });
-    }
-    out.reserve(4 + size);
-    out.put_i32(size as i32);
-    header.encode(out, hv)?;
-    body.encode(out, version)
+    put_frame(
+        out,
+        "response frame",
+        &header,
+        hv,
+        body.encoded_len(version),
+        |out| body.encode(out, version),
+    )
 }
 
 /// Decodes a response frame (without its size prefix) for the API and version of the request

@@ -4,13 +4,10 @@
 
 use crate::Ctx;
 use integration_tests::wire::{Connection, WireError};
-use integration_tests::{unique_topic, wait_for};
+use integration_tests::{admin, unique_topic, wait_for};
 use kafka_protocol::ErrorCode;
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, CreateTopicsRequest, DescribeAclsRequest, MetadataRequest,
-    ProduceRequest, RequestKind,
+    ApiKey, ApiVersionsRequest, DescribeAclsRequest, ProduceRequest, RequestKind,
 };
 use std::time::Duration;
 
@@ -254,64 +251,35 @@ fn every_advertised_api_and_version_round_trips(ctx: &Ctx) {
 fn create_topic_then_metadata_shows_it(ctx: &Ctx) {
     let mut c = conn(ctx);
     let topic = unique_topic("it-meta");
-    let resp = c
-        .send(CreateTopicsRequest {
-            topics: vec![CreatableTopic {
-                name: topic.clone(),
-                num_partitions: 3,
-                replication_factor: 1,
-                ..Default::default()
-            }],
-            timeout_ms: 30_000,
-            ..Default::default()
-        })
-        .expect("CreateTopics answers");
-    assert_eq!(resp.topics.len(), 1);
-    assert_eq!(
-        ErrorCode::from(resp.topics[0].error_code),
-        ErrorCode::None,
-        "{:?}",
-        resp.topics[0]
-    );
-
+    let id = admin::create_topic(&mut c, &topic, 3).expect("create topic");
+    assert_ne!(id, kafka_protocol::Uuid::ZERO);
     // creating it again is TOPIC_ALREADY_EXISTS
-    let again = c
-        .send(CreateTopicsRequest {
-            topics: vec![CreatableTopic {
-                name: topic.clone(),
-                num_partitions: 3,
-                replication_factor: 1,
-                ..Default::default()
-            }],
-            timeout_ms: 30_000,
-            ..Default::default()
-        })
-        .expect("CreateTopics answers");
     assert_eq!(
-        ErrorCode::from(again.topics[0].error_code),
+        admin::try_create_topic(&mut c, &topic, 3).expect("CreateTopics answers"),
         ErrorCode::TopicAlreadyExists
     );
 
-    let md = wait_for(Duration::from_secs(30), || {
-        let md = c
-            .send(MetadataRequest {
-                topics: Some(vec![MetadataRequestTopic {
-                    name: Some(topic.clone()),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            })
-            .ok()?;
-        let t = md.topics.first()?;
-        (t.error_code == 0
-            && t.partitions.len() == 3
-            && t.partitions.iter().all(|p| p.leader_id >= 0))
-        .then_some(md)
-    })
-    .expect("topic visible with leaders within 30 s");
+    let md = admin::topic_metadata(&mut c, &topic).expect("metadata");
     let t = &md.topics[0];
     assert_eq!(t.name.as_deref(), Some(topic.as_str()));
-    assert_ne!(t.topic_id, kafka_protocol::Uuid::ZERO);
+    assert_eq!(t.topic_id, id);
+    assert_eq!(t.partitions.len(), 3);
     assert!(!md.brokers.is_empty());
     assert!(md.cluster_id.is_some());
+
+    // deleting it makes it unknown (within a deadline: deletion is asynchronous in Kafka)
+    assert_eq!(
+        admin::delete_topic(&mut c, &topic).expect("DeleteTopics answers"),
+        ErrorCode::None
+    );
+    let gone = wait_for(Duration::from_secs(30), || {
+        let md = admin::topic_metadata(&mut c, &topic).ok()?;
+        (ErrorCode::from(md.topics.first()?.error_code) == ErrorCode::UnknownTopicOrPartition)
+            .then_some(())
+    });
+    assert!(gone.is_some(), "topic still listed 30 s after deletion");
+    assert_eq!(
+        admin::delete_topic(&mut c, &topic).expect("DeleteTopics answers"),
+        ErrorCode::UnknownTopicOrPartition
+    );
 }

@@ -8,13 +8,9 @@ use integration_tests::wire::Connection;
 use kafka_protocol::ErrorCode;
 use kafka_protocol::Uuid;
 use kafka_protocol::compression::Compression;
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{
-    ApiKey, CreateTopicsRequest, FetchRequest, MetadataRequest, ProduceRequest,
-};
+use kafka_protocol::messages::{ApiKey, FetchRequest, ProduceRequest};
 use kafka_protocol::records::{RecordBatchBuilder, RecordBatches};
 
 use crate::Ctx;
@@ -43,37 +39,7 @@ fn batch(codec: Compression, tag: &str, n: i64) -> Bytes {
 fn every_codec_produce_and_fetch_at_every_version(ctx: &Ctx) {
     let mut c = Connection::connect(&ctx.bootstrap).unwrap();
     let topic = unique_topic("it-records");
-    let created = c
-        .send(CreateTopicsRequest {
-            topics: vec![CreatableTopic {
-                name: topic.clone(),
-                num_partitions: 1,
-                replication_factor: 1,
-                ..Default::default()
-            }],
-            timeout_ms: 30_000,
-            ..Default::default()
-        })
-        .unwrap();
-    assert_eq!(
-        ErrorCode::from(created.topics[0].error_code),
-        ErrorCode::None
-    );
-    let topic_id = integration_tests::wait_for(std::time::Duration::from_secs(30), || {
-        let md = c
-            .send(MetadataRequest {
-                topics: Some(vec![MetadataRequestTopic {
-                    name: Some(topic.clone()),
-                    ..Default::default()
-                }]),
-                ..Default::default()
-            })
-            .ok()?;
-        let t = md.topics.first()?;
-        (t.error_code == 0 && t.partitions.first().is_some_and(|p| p.leader_id >= 0))
-            .then_some(t.topic_id)
-    })
-    .expect("topic ready");
+    let topic_id = integration_tests::admin::create_topic(&mut c, &topic, 1).unwrap();
     assert_ne!(topic_id, Uuid::ZERO);
 
     // Produce: each codec at each common version (zstd needs v7+).
