@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Producer throughput/latency/memory of the bundled broker vs Apache Kafka 4.x, in one run,
+# with the same load generator: Apache Kafka's own producer perf tool (kafka-producer-perf-test,
+# org.apache.kafka.tools.ProducerPerformance from the Maven jars), acks=all, 6 partitions,
+# 100-byte and 1 KiB records. Prints records/s, MB/s, p99 latency and broker peak RSS for both,
+# and the ratios (ours / Apache Kafka).
+#
+#   scripts/broker-bench.sh            defaults: 1,000,000 x 100 B and 300,000 x 1 KiB
+#   N_100=.. N_1K=.. BROKERS="ours apache" scripts/broker-bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N_100="${N_100:-1000000}"; N_1K="${N_1K:-300000}"; BROKERS="${BROKERS:-apache ours}"
+out="$PWD/target/broker-bench"; rm -rf "$out"; mkdir -p "$out"
+scripts/apache-kafka.sh fetch >/dev/null
+CP="$(scripts/apache-kafka.sh classpath)"
+java_tool() { java -Xmx512m -cp "$CP" "$@"; }
+
+peak_rss_kb() { # pid -> samples VmRSS every 200 ms into a file until the pid's sampler is stopped
+  local pid=$1 file=$2; echo 0 >"$file"
+  while kill -0 "$pid" 2>/dev/null && [ ! -f "$file.stop" ]; do
+    local r; r=$(awk '/VmRSS/{print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    [ "${r:-0}" -gt "$(cat "$file")" ] && echo "$r" >"$file"
+    sleep 0.2
+  done
+}
+
+start_ours() {
+  cargo build --quiet --release --locked -p kafka-broker
+  local dir="$out/ours"; mkdir -p "$dir/data"
+  local port; port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  printf 'listeners=PLAINTEXT://127.0.0.1:%s\nlog.dirs=%s\nnum.partitions=6\n' "$port" "$dir/data" >"$dir/server.properties"
+  target/release/kafka-broker --config "$dir/server.properties" >"$dir/broker.log" 2>&1 &
+  BROKER_PID=$!; BOOTSTRAP="127.0.0.1:$port"
+  for _ in $(seq 1 100); do python3 scripts/kafka-probe.py probe "$BOOTSTRAP" --timeout 1 >/dev/null 2>&1 && return 0; sleep 0.2; done
+  echo "bench: our broker did not start"; tail "$dir/broker.log"; exit 1
+}
+start_apache() {
+  scripts/apache-kafka.sh start --dir "$out/apache" >/dev/null
+  BROKER_PID="$(cat "$out/apache/kafka.pid")"; BOOTSTRAP="$(cat "$out/apache/bootstrap")"
+}
+stop_broker() {
+  if [ "$1" = apache ]; then scripts/apache-kafka.sh stop --dir "$out/apache" >/dev/null 2>&1 || true
+  else kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
+}
+
+results="$out/results.tsv"; : >"$results"
+for b in $BROKERS; do
+  "start_$b"
+  trap 'stop_broker '"$b" EXIT
+  for spec in "100 $N_100" "1024 $N_1K"; do
+    set -- $spec; size=$1; n=$2; topic="bench-$size-$$"
+    java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --create --topic "$topic" \
+      --partitions 6 --replication-factor 1 >/dev/null
+    rss="$out/$b-$size.rss"; rm -f "$rss.stop"
+    peak_rss_kb "$BROKER_PID" "$rss" & sampler=$!
+    line="$(java_tool org.apache.kafka.tools.ProducerPerformance --bootstrap-server "$BOOTSTRAP" --topic "$topic" \
+      --num-records "$n" --record-size "$size" --throughput -1 \
+      --command-property acks=all linger.ms=5 batch.size=262144 buffer.memory=134217728 2>"$out/$b-$size.err" | tail -1)"
+    touch "$rss.stop"; wait "$sampler" 2>/dev/null || true
+    echo "bench: $b $size B: $line"
+    # "N records sent, R records/sec (M MB/sec), A ms avg latency, X ms max latency, p50 ms 50th, p95 ms 95th, p99 ms 99th, p999 ms 99.9th."
+    python3 - "$b" "$size" "$line" "$(cat "$rss")" >>"$results" <<'PY'
+import re, sys
+b, size, line, rss = sys.argv[1:5]
+m = re.search(r"([\d.]+) records/sec \(([\d.]+) MB/sec\).*?(\d+) ms 99th", line)
+if not m:
+    sys.exit(f"unparsed perf output: {line}")
+print(f"{b}\t{size}\t{m.group(1)}\t{m.group(2)}\t{m.group(3)}\t{int(rss)//1024}")
+PY
+  done
+  stop_broker "$b"; trap - EXIT
+done
+python3 - "$results" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
+by = {(r[0], r[1]): r for r in rows}
+print(f"{'broker':<8}{'size':>6}{'records/s':>14}{'MB/s':>9}{'p99 ms':>9}{'RSS MiB':>9}")
+for r in rows:
+    print(f"{r[0]:<8}{r[1]:>6}{float(r[2]):>14,.0f}{float(r[3]):>9.1f}{int(r[4]):>9}{int(r[5]):>9}")
+for size in sorted({r[1] for r in rows}, key=int):
+    o, a = by.get(("ours", size)), by.get(("apache", size))
+    if o and a:
+        print(f"ratio ours/apache, {size} B: throughput x{float(o[2])/float(a[2]):.2f}, "
+              f"p99 x{int(o[4])/max(int(a[4]),1):.2f}, RSS x{int(o[5])/max(int(a[5]),1):.2f}")
+PY
