@@ -1,0 +1,126 @@
+//! Serializers: turning keys and values into bytes.
+//!
+//! ```
+//! use kafka_producer::serializer::{JsonSerializer, Serializer, StringSerializer};
+//! let s = StringSerializer;
+//! assert_eq!(&s.serialize("t", &"hé".to_string()).unwrap()[..], "hé".as_bytes());
+//! let j = JsonSerializer::default();
+//! assert_eq!(&j.serialize("t", &serde_json::json!({"a": 1})).unwrap()[..], br#"{"a":1}"#);
+//! ```
+
+use bytes::Bytes;
+
+use crate::ProducerError;
+
+/// Turns a `T` into bytes for a topic.
+pub trait Serializer<T: ?Sized>: Send + Sync {
+    /// Serializes `value` for `topic`.
+    fn serialize(&self, topic: &str, value: &T) -> Result<Bytes, ProducerError>;
+}
+
+/// Bytes as they are (`Bytes`, `Vec<u8>`, `&[u8]`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BytesSerializer;
+
+impl Serializer<Bytes> for BytesSerializer {
+    fn serialize(&self, _topic: &str, value: &Bytes) -> Result<Bytes, ProducerError> {
+        Ok(value.clone())
+    }
+}
+
+impl Serializer<Vec<u8>> for BytesSerializer {
+    fn serialize(&self, _topic: &str, value: &Vec<u8>) -> Result<Bytes, ProducerError> {
+        Ok(Bytes::copy_from_slice(value))
+    }
+}
+
+impl Serializer<[u8]> for BytesSerializer {
+    fn serialize(&self, _topic: &str, value: &[u8]) -> Result<Bytes, ProducerError> {
+        Ok(Bytes::copy_from_slice(value))
+    }
+}
+
+/// UTF-8 strings, as the Java `StringSerializer` writes them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StringSerializer;
+
+impl Serializer<String> for StringSerializer {
+    fn serialize(&self, _topic: &str, value: &String) -> Result<Bytes, ProducerError> {
+        Ok(Bytes::copy_from_slice(value.as_bytes()))
+    }
+}
+
+impl Serializer<str> for StringSerializer {
+    fn serialize(&self, _topic: &str, value: &str) -> Result<Bytes, ProducerError> {
+        Ok(Bytes::copy_from_slice(value.as_bytes()))
+    }
+}
+
+impl Serializer<&str> for StringSerializer {
+    fn serialize(&self, _topic: &str, value: &&str) -> Result<Bytes, ProducerError> {
+        Ok(Bytes::copy_from_slice(value.as_bytes()))
+    }
+}
+
+/// Big-endian integers, as the Java `ShortSerializer`/`IntegerSerializer`/`LongSerializer` write them.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IntegerSerializer;
+
+macro_rules! int_ser {
+    ($($t:ty),*) => {$(
+        impl Serializer<$t> for IntegerSerializer {
+            fn serialize(&self, _topic: &str, value: &$t) -> Result<Bytes, ProducerError> {
+                Ok(Bytes::copy_from_slice(&value.to_be_bytes()))
+            }
+        }
+    )*};
+}
+int_ser!(i16, i32, i64, u16, u32, u64);
+
+/// Any `serde::Serialize` value as JSON.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct JsonSerializer;
+
+impl<T: serde::Serialize> Serializer<T> for JsonSerializer {
+    fn serialize(&self, _topic: &str, value: &T) -> Result<Bytes, ProducerError> {
+        serde_json::to_vec(value)
+            .map(Bytes::from)
+            .map_err(|e| ProducerError::Serialization(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_big_endian_like_java() {
+        assert_eq!(
+            &IntegerSerializer.serialize("t", &1i32).unwrap()[..],
+            &[0, 0, 0, 1]
+        );
+        assert_eq!(
+            &IntegerSerializer.serialize("t", &-2i64).unwrap()[..],
+            &[0xff; 8][..7]
+                .iter()
+                .copied()
+                .chain([0xfe])
+                .collect::<Vec<_>>()[..]
+        );
+        assert_eq!(
+            &IntegerSerializer.serialize("t", &258i16).unwrap()[..],
+            &[1, 2]
+        );
+    }
+
+    #[test]
+    fn json_errors_are_typed() {
+        let mut m = std::collections::HashMap::new();
+        m.insert(vec![1u8], 1); // non-string map keys cannot be JSON object keys
+        assert!(matches!(
+            JsonSerializer.serialize("t", &m),
+            Err(ProducerError::Serialization(_))
+        ));
+    }
+}
