@@ -1,4 +1,5 @@
-//! zstd, through the pure-Rust `ruzstd` encoder and decoder.
+//! zstd, through the pure-Rust `ruzstd` encoder and decoder (the default), or the C library's
+//! encoder with the opt-in `zstd-c` feature.
 //!
 //! Level mapping: `ruzstd` implements one real compression level, `Fastest` (roughly zstd
 //! level 1), so every requested level (Kafka accepts -131072..=22, default 3) currently maps to
@@ -37,9 +38,24 @@ fn map_level(_level: Option<i32>) -> CompressionLevel {
     CompressionLevel::Fastest
 }
 
+#[cfg(not(feature = "zstd-c"))]
 pub(crate) fn compress_into(input: &[u8], level: Option<i32>, out: &mut BytesMut) {
     out.reserve(input.len() / 2 + 64);
     ruzstd::encoding::compress(input, out.writer(), map_level(level));
+}
+
+/// With the opt-in `zstd-c` feature, compression uses the reference C library (through the
+/// `zstd` crate, which needs a C compiler) and honours the requested level; decompression
+/// stays on the bounded pure-Rust path.
+#[cfg(feature = "zstd-c")]
+pub(crate) fn compress_into(input: &[u8], level: Option<i32>, out: &mut BytesMut) {
+    let _ = map_level;
+    let level = level.unwrap_or(DEFAULT_LEVEL).clamp(-131_072, 22);
+    match zstd_c::bulk::compress(input, level) {
+        Ok(v) => out.extend_from_slice(&v),
+        // the C encoder only fails on allocation failure; fall back to the pure-Rust one
+        Err(_) => ruzstd::encoding::compress(input, out.writer(), CompressionLevel::Fastest),
+    }
 }
 
 fn le_u32(input: &[u8], at: usize) -> Option<u32> {
