@@ -16,6 +16,7 @@
 //! println!("{} APIs", conn.broker_versions().len());
 //! ```
 
+pub mod secure;
 pub mod wire;
 
 use std::time::{Duration, Instant};
