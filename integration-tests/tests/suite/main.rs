@@ -54,7 +54,7 @@ fn main() {
                 Some(b) => b,
                 None => {
                     println!(
-                        "SKIP {name}: {} is not set (scripts/integration starts a sasl-ssl Apache Kafka; by hand: scripts/apache-kafka.sh start --security sasl-ssl, then export DIR/security.env)",
+                        "SKIP {name}: {} not set (scripts/apache-kafka.sh start --security sasl-ssl writes it)",
                         security::ENV
                     );
                     skipped += 1;
