@@ -134,7 +134,6 @@ impl SecureConnection {
         let hs = self.send(
             SaslHandshakeRequest {
                 mechanism: mech.name().to_string(),
-                ..Default::default()
             },
             1,
         )?;

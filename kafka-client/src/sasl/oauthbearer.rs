@@ -239,6 +239,7 @@ impl SaslMechanism for OAuthBearer {
                 &extensions,
             )?),
             server_error: None,
+            done: false,
         }))
     }
 }
@@ -305,6 +306,7 @@ pub(crate) fn check_extensions(ext: &BTreeMap<String, String>) -> Result<(), Err
 struct OAuthBearerSession {
     first: Option<Vec<u8>>,
     server_error: Option<String>,
+    done: bool,
 }
 
 impl SaslSession for OAuthBearerSession {
@@ -316,8 +318,11 @@ impl SaslSession for OAuthBearerSession {
         }
         match (server, self.first.take()) {
             (None, Some(msg)) => Ok(Some(msg)),
-            (Some(b), None) if b.is_empty() => Ok(None),
-            (Some(b), None) => {
+            (Some([]), None) if !self.done => {
+                self.done = true;
+                Ok(None)
+            }
+            (Some(b), None) if !self.done => {
                 // RFC 7628 §3.2.3: the server's error challenge is answered with a single
                 // kvsep; the server then fails the exchange.
                 self.server_error = Some(String::from_utf8_lossy(b).into_owned());

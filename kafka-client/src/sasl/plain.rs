@@ -95,7 +95,7 @@ impl SaslSession for PlainSession {
         }
         match (server, self.first.take()) {
             (None, Some(msg)) => Ok(Some(msg)),
-            (Some(b), None) if b.is_empty() => {
+            (Some([]), None) => {
                 self.done = true;
                 Ok(None)
             }
