@@ -17,6 +17,7 @@
 //! ```
 
 pub mod admin;
+pub mod secure;
 pub mod wire;
 
 use std::time::{Duration, Instant};

@@ -12,6 +12,7 @@ use integration_tests::TestCluster;
 
 mod protocol;
 mod records;
+mod security;
 
 /// What a case needs: the cluster and its first bootstrap address.
 pub(crate) struct Ctx {
@@ -25,6 +26,7 @@ fn cases() -> Vec<Case> {
     let mut v: Vec<Case> = Vec::new();
     v.extend_from_slice(protocol::CASES);
     v.extend_from_slice(records::CASES);
+    v.extend_from_slice(security::CASES);
     v
 }
 
@@ -46,21 +48,36 @@ fn main() {
         if !filter.is_empty() && !filter.iter().any(|p| name.contains(p.as_str())) {
             continue;
         }
-        let bootstrap = match &cluster {
-            TestCluster::Embedded => {
-                println!(
-                    "SKIP {name}: the bundled broker is not implemented yet (set KAFKA_BOOTSTRAP_SERVERS or run scripts/integration)"
-                );
-                skipped += 1;
-                continue;
+        let bootstrap = if name.starts_with("security::") {
+            // TLS/SASL cases need the sasl-ssl Apache Kafka, whatever the main cluster is.
+            match security::bootstrap() {
+                Some(b) => b,
+                None => {
+                    println!(
+                        "SKIP {name}: {} not set (scripts/apache-kafka.sh start --security sasl-ssl writes it)",
+                        security::ENV
+                    );
+                    skipped += 1;
+                    continue;
+                }
             }
-            TestCluster::ApacheKafka { bootstrap } | TestCluster::External { bootstrap } => {
-                bootstrap
-                    .split(',')
-                    .next()
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string()
+        } else {
+            match &cluster {
+                TestCluster::Embedded => {
+                    println!(
+                        "SKIP {name}: the bundled broker is not implemented yet (set KAFKA_BOOTSTRAP_SERVERS or run scripts/integration)"
+                    );
+                    skipped += 1;
+                    continue;
+                }
+                TestCluster::ApacheKafka { bootstrap } | TestCluster::External { bootstrap } => {
+                    bootstrap
+                        .split(',')
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string()
+                }
             }
         };
         let ctx = Ctx { bootstrap };
