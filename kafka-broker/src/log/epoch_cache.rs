@@ -24,11 +24,11 @@ impl LeaderEpochCache {
         let path = dir.join(EPOCH_CHECKPOINT);
         let mut entries = Vec::new();
         let mut valid = false;
-        if let Some(data) = read_optional(&path)? {
-            if let Some(e) = parse(&data) {
-                entries = e;
-                valid = true;
-            }
+        if let Some(data) = read_optional(&path)?
+            && let Some(e) = parse(&data)
+        {
+            entries = e;
+            valid = true;
         }
         Ok((LeaderEpochCache { path, entries }, valid))
     }

@@ -296,7 +296,13 @@ mod tests {
         assert!(OffsetIndex::load(path.clone(), 300).unwrap().is_none());
         idx.truncate_to_position(200);
         idx.persist(false).unwrap();
-        assert_eq!(OffsetIndex::load(path.clone(), 1000).unwrap().unwrap().len(), 1);
+        assert_eq!(
+            OffsetIndex::load(path.clone(), 1000)
+                .unwrap()
+                .unwrap()
+                .len(),
+            1
+        );
         std::fs::write(&path, [1, 2, 3]).unwrap();
         assert!(OffsetIndex::load(path, 1000).unwrap().is_none());
     }

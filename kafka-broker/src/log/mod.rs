@@ -209,7 +209,9 @@ pub enum LogError {
         end: i64,
     },
     /// An idempotent batch's sequence does not follow the last one (`OUT_OF_ORDER_SEQUENCE_NUMBER`).
-    #[error("out of order sequence for producer {producer_id}: expected {expected}, got {received}")]
+    #[error(
+        "out of order sequence for producer {producer_id}: expected {expected}, got {received}"
+    )]
     OutOfOrderSequence {
         /// Producer id.
         producer_id: i64,
@@ -581,10 +583,7 @@ impl PartitionLog {
                     "transactional batch without producer id".into(),
                 ));
             }
-            if origin == AppendOrigin::Client
-                && b.producer_id() >= 0
-                && b.base_sequence() < 0
-            {
+            if origin == AppendOrigin::Client && b.producer_id() >= 0 && b.base_sequence() < 0 {
                 return Err(LogError::InvalidRecord(
                     "idempotent batch without sequence number".into(),
                 ));
@@ -676,7 +675,8 @@ impl PartitionLog {
             .is_some_and(|n| self.unflushed_messages >= n.max(1));
         let by_time = self.config.flush_interval_ms.is_some_and(|ms| {
             self.unflushed_messages > 0
-                && now_ms.saturating_sub(self.last_flush_ms) >= i64::try_from(ms).unwrap_or(i64::MAX)
+                && now_ms.saturating_sub(self.last_flush_ms)
+                    >= i64::try_from(ms).unwrap_or(i64::MAX)
         });
         if by_count || by_time {
             // The hot-path flush: the segment data only. Indexes and checkpoints are rebuilt
@@ -808,13 +808,17 @@ impl PartitionLog {
         }
         let (seg, ts, batch_last) = best?;
         // Find the exact record; fall back to the batch's last offset.
-        let exact = seg.find_batch(batch_last).ok().flatten().and_then(|(pos, h)| {
-            let b = seg.read_batch_at(pos, h.size()).ok()?;
-            b.records()
-                .filter_map(Result::ok)
-                .find(|r| r.timestamp == ts)
-                .map(|r| r.offset)
-        });
+        let exact = seg
+            .find_batch(batch_last)
+            .ok()
+            .flatten()
+            .and_then(|(pos, h)| {
+                let b = seg.read_batch_at(pos, h.size()).ok()?;
+                b.records()
+                    .filter_map(Result::ok)
+                    .find(|r| r.timestamp == ts)
+                    .map(|r| r.offset)
+            });
         Some((ts, exact.unwrap_or(batch_last)))
     }
 
@@ -822,7 +826,11 @@ impl PartitionLog {
     /// and deletes the segments wholly below it. Returns the new log start offset. An offset
     /// above the high watermark is [`LogError::OffsetOutOfRange`].
     pub fn delete_records_before(&mut self, offset: i64) -> Result<i64, LogError> {
-        let offset = if offset == -1 { self.high_watermark() } else { offset };
+        let offset = if offset == -1 {
+            self.high_watermark()
+        } else {
+            offset
+        };
         if offset < 0 || offset > self.high_watermark() {
             return Err(self.out_of_range(offset));
         }

@@ -240,7 +240,9 @@ impl ProducerStateManager {
     /// Forgets producers whose last batch is below the new log start offset.
     pub(crate) fn truncate_head(&mut self, log_start_offset: i64) {
         self.producers.retain(|_, e| {
-            e.txn_first_offset.is_some() || e.batches.is_empty() || e.last_offset() >= log_start_offset
+            e.txn_first_offset.is_some()
+                || e.batches.is_empty()
+                || e.last_offset() >= log_start_offset
         });
     }
 
@@ -443,11 +445,17 @@ mod tests {
     fn sequence_rules_and_snapshot_round_trip() {
         let mut m = ProducerStateManager::new();
         let h0 = header(7, 0, 0, 0, 2);
-        assert_eq!(ProducerStateManager::check(m.get(7), &h0).unwrap(), SequenceCheck::Append);
+        assert_eq!(
+            ProducerStateManager::check(m.get(7), &h0).unwrap(),
+            SequenceCheck::Append
+        );
         m.replay(&h0);
         assert_eq!(
             ProducerStateManager::check(m.get(7), &h0).unwrap(),
-            SequenceCheck::Duplicate { first_offset: 0, last_offset: 2 }
+            SequenceCheck::Duplicate {
+                first_offset: 0,
+                last_offset: 2
+            }
         );
         assert!(ProducerStateManager::check(m.get(7), &header(7, 0, 5, 3, 0)).is_err());
         assert!(ProducerStateManager::check(m.get(7), &header(7, 0, 3, 3, 0)).is_ok());
@@ -463,8 +471,14 @@ mod tests {
         assert!(in_sequence(i32::MAX, 0));
         let dir = tempfile::tempdir().unwrap();
         m.write_snapshot(dir.path(), true).unwrap();
-        let loaded = ProducerStateManager::load_snapshot(dir.path(), 100).unwrap().unwrap();
+        let loaded = ProducerStateManager::load_snapshot(dir.path(), 100)
+            .unwrap()
+            .unwrap();
         assert_eq!(loaded.producers, m.producers);
-        assert!(ProducerStateManager::load_snapshot(dir.path(), 3).unwrap().is_none());
+        assert!(
+            ProducerStateManager::load_snapshot(dir.path(), 3)
+                .unwrap()
+                .is_none()
+        );
     }
 }

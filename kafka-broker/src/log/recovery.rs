@@ -127,8 +127,7 @@ impl PartitionLog {
         for (i, &base) in bases.iter().enumerate() {
             let next_base = bases.get(i + 1).copied();
             // Without a valid checkpoint, recover everything after a crash.
-            let recover = !clean
-                && (!cp_valid || next_base.is_none_or(|n| n > cp.recovery_point));
+            let recover = !clean && (!cp_valid || next_base.is_none_or(|n| n > cp.recovery_point));
             let mut on_batch = |h: &BatchHeader| {
                 epochs.assign(h.partition_leader_epoch, h.base_offset);
             };

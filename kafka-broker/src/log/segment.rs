@@ -80,7 +80,8 @@ impl BatchHeader {
 
     /// Offset of the last record.
     pub(crate) fn last_offset(&self) -> i64 {
-        self.base_offset.saturating_add(self.last_offset_delta.into())
+        self.base_offset
+            .saturating_add(self.last_offset_delta.into())
     }
 
     /// Whether the batch is transactional.

@@ -84,9 +84,7 @@ impl TimeIndex {
     pub(crate) fn maybe_append(&mut self, timestamp: i64, relative_offset: u32) {
         let ok = match self.entries.last() {
             None => true,
-            Some(last) => {
-                timestamp > last.timestamp && relative_offset >= last.relative_offset
-            }
+            Some(last) => timestamp > last.timestamp && relative_offset >= last.relative_offset,
         };
         if ok {
             self.entries.push(TimeEntry {
