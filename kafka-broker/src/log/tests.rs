@@ -917,7 +917,7 @@ proptest! {
     fn random_appends_then_reopen_read_the_same(
         batches in proptest::collection::vec((1usize..6, 0usize..5, 0i64..1000), 1..40),
         crash in any::<bool>(),
-        segment_bytes in 200u64..3000,
+        segment_bytes in 600u64..3000,
     ) {
         let dir = tempfile::tempdir().unwrap();
         let config = LogConfig { segment_bytes, index_interval_bytes: 64, ..LogConfig::default() };
