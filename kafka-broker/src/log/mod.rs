@@ -38,6 +38,7 @@
 //! use kafka_protocol::records::{RecordBatchBuilder, RecordBatches};
 //!
 //! let dir = std::env::temp_dir().join(format!("log-doc-{}", std::process::id()));
+//! let _ = std::fs::remove_dir_all(&dir);
 //! let mut log = PartitionLog::open(dir.clone(), LogConfig::default())?;
 //! let mut b = RecordBatchBuilder::new(0);
 //! b.append(1_000, Some(b"k"), Some(b"v"), &[]).unwrap();
@@ -316,7 +317,37 @@ pub const DEFAULT_TIMESTAMP_BEFORE_MAX_MS: i64 = i64::MAX;
 /// Kafka's default `log.message.timestamp.after.max.ms` (1 hour, since Kafka 4.0).
 pub const DEFAULT_TIMESTAMP_AFTER_MAX_MS: i64 = 3_600_000;
 
-/// The log of one partition. See the [module docs](self).
+/// The log of one partition. See the [module docs](self) for files and durability.
+///
+/// ```
+/// use kafka_broker::log::{LogConfig, PartitionLog};
+/// use kafka_protocol::records::RecordBatchBuilder;
+///
+/// let dir = std::env::temp_dir().join(format!("partition-log-example-{}", std::process::id()));
+/// let _ = std::fs::remove_dir_all(&dir);
+/// let config = LogConfig { flush_interval_messages: Some(1), ..LogConfig::default() };
+/// let mut log = PartitionLog::open(dir.clone(), config.clone())?;
+/// let now = 1_700_000_000_000;
+/// for i in 0..3 {
+///     let mut b = RecordBatchBuilder::new(0).producer(42, 0, i * 2);
+///     b.append(now, Some(b"key"), Some(b"a"), &[]).unwrap();
+///     b.append(now + 1, Some(b"key"), Some(b"b"), &[]).unwrap();
+///     let out = log.append(b.build().unwrap(), 0, now)?;
+///     assert_eq!(out.base_offset, i64::from(i) * 2);
+/// }
+/// // A retried batch is recognised and not written again.
+/// let mut retry = RecordBatchBuilder::new(0).producer(42, 0, 2);
+/// retry.append(now, Some(b"key"), Some(b"a"), &[]).unwrap();
+/// retry.append(now + 1, Some(b"key"), Some(b"b"), &[]).unwrap();
+/// let dup = log.append(retry.build().unwrap(), 0, now)?;
+/// assert!(dup.duplicate);
+/// assert_eq!((dup.base_offset, dup.last_offset), (2, 3));
+/// assert_eq!(log.log_end_offset(), 6);
+/// assert_eq!(log.offset_for_timestamp(now + 1)?, Some((1, now + 1)));
+/// assert_eq!(log.end_offset_for_epoch(0), (0, 6));
+/// log.delete()?;
+/// # Ok::<(), kafka_broker::log::LogError>(())
+/// ```
 #[derive(Debug)]
 pub struct PartitionLog {
     dir: PathBuf,

@@ -221,7 +221,7 @@ impl ProducerStateManager {
             let e = Self::apply(self.producers.get(&h.producer_id), h);
             self.producers.insert(h.producer_id, e);
         }
-        self.map_end_offset = self.map_end_offset.max(h.last_offset() + 1);
+        self.map_end_offset = self.map_end_offset.max(h.last_offset().saturating_add(1));
     }
 
     /// Marks the state valid up to `offset` (after an append).
@@ -406,7 +406,7 @@ impl Reader<'_> {
         b.try_into().ok()
     }
     fn u8(&mut self) -> Option<u8> {
-        self.take::<1>().map(|b| b[0])
+        self.take::<1>().map(u8::from_be_bytes)
     }
     fn u16(&mut self) -> Option<u16> {
         self.take().map(u16::from_be_bytes)

@@ -337,7 +337,7 @@ impl Segment {
                 self.max_timestamp = h.max_timestamp;
                 self.offset_of_max_timestamp = h.last_offset();
             }
-            expected = h.last_offset() + 1;
+            expected = h.last_offset().saturating_add(1);
             self.next_offset = expected;
             pos += h.size();
         }
@@ -429,7 +429,7 @@ impl Segment {
         if self.rolling_base_timestamp.is_none() {
             self.rolling_base_timestamp = Some(b.max_timestamp);
         }
-        self.next_offset = b.last_offset + 1;
+        self.next_offset = b.last_offset.saturating_add(1);
     }
 
     /// Appends `data` (the batches described by `batches`, back to back) at the end.
