@@ -1,3 +1,6 @@
 //! The bundled single-node Kafka broker (not yet implemented).
 //!
-//! Not yet implemented: this crate is a placeholder in the workspace layout and exposes nothing.
+//! Today the crate holds the partition log storage engine, [`log`]; the server, request
+//! handlers and binary are later work.
+
+pub mod log;
