@@ -108,10 +108,10 @@ impl ConsumerPartitionAssignor for CooperativeStickyAssignor {
             None => transferring_ownership(subscriptions, &assignment),
         };
         for (tp, consumer) in transferring {
-            if let Some(list) = assignment.get_mut(&consumer) {
-                if let Some(pos) = list.iter().position(|x| *x == tp) {
-                    list.remove(pos);
-                }
+            if let Some(list) = assignment.get_mut(&consumer)
+                && let Some(pos) = list.iter().position(|x| *x == tp)
+            {
+                list.remove(pos);
             }
         }
         Ok(into_assignments(subscriptions, assignment))

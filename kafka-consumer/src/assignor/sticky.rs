@@ -110,10 +110,10 @@ impl StickyAssignor {
     /// ```
     pub fn decode_user_data(bytes: &[u8]) -> Option<(Vec<TopicPartition>, Option<i32>)> {
         let mut buf = bytes;
-        if let Some(partitions) = read_topic_partitions(&mut buf) {
-            if buf.remaining() >= 4 {
-                return Some((partitions, Some(buf.get_i32())));
-            }
+        if let Some(partitions) = read_topic_partitions(&mut buf)
+            && buf.remaining() >= 4
+        {
+            return Some((partitions, Some(buf.get_i32())));
         }
         let mut buf = bytes;
         read_topic_partitions(&mut buf).map(|p| (p, None))
@@ -597,16 +597,16 @@ impl PartitionMovements {
 
     fn move_partition(&mut self, tp: &TopicPartition, old: &str, new: &str) {
         if self.movements.contains_key(tp) {
-            if let Some(existing) = self.remove_record(tp) {
-                if existing.src != new {
-                    self.add_record(
-                        tp,
-                        ConsumerPair {
-                            src: existing.src,
-                            dst: new.to_string(),
-                        },
-                    );
-                }
+            if let Some(existing) = self.remove_record(tp)
+                && existing.src != new
+            {
+                self.add_record(
+                    tp,
+                    ConsumerPair {
+                        src: existing.src,
+                        dst: new.to_string(),
+                    },
+                );
             }
         } else {
             self.add_record(

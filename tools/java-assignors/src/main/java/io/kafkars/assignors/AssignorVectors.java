@@ -9,6 +9,7 @@ import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.RangeAssignor;
 import org.apache.kafka.clients.consumer.RoundRobinAssignor;
 import org.apache.kafka.clients.consumer.StickyAssignor;
+import org.apache.kafka.clients.consumer.internals.ConsumerProtocol;
 import org.apache.kafka.common.Cluster;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.PartitionInfo;
@@ -476,6 +477,48 @@ public final class AssignorVectors {
         }
     }
 
+    /** ConsumerProtocol bytes for subscriptions and assignments at every version. */
+    private List<String> protocolCases(int count) {
+        List<String> cases = new ArrayList<>();
+        for (int c = 0; c < count; c++) {
+            TreeMap<String, Integer> topics = genTopics();
+            List<String> subs = randomSubset(new ArrayList<>(topics.keySet()));
+            List<TopicPartition> owned = new ArrayList<>();
+            for (String t : subs)
+                for (int p = 0; p < topics.get(t); p++)
+                    if (rnd.nextInt(3) == 0)
+                        owned.add(new TopicPartition(t, p));
+            Collections.shuffle(owned, rnd);
+            byte[] ud = rnd.nextBoolean() ? null : new byte[rnd.nextInt(6)];
+            if (ud != null)
+                rnd.nextBytes(ud);
+            int generation = rnd.nextInt(4) == 0 ? -1 : rnd.nextInt(100);
+            String rack = rnd.nextInt(3) == 0 ? null : "rack-" + rnd.nextInt(3);
+            Subscription sub = new Subscription(subs, ud == null ? null : ByteBuffer.wrap(ud), owned, generation,
+                Optional.ofNullable(rack));
+            Assignment assignment = new Assignment(owned, ud == null ? null : ByteBuffer.wrap(ud));
+            StringBuilder sb = new StringBuilder();
+            sb.append("{\"topics\":[");
+            for (int i = 0; i < subs.size(); i++)
+                sb.append(i > 0 ? "," : "").append(q(subs.get(i)));
+            sb.append("],\"partitions\":").append(tps(owned));
+            if (ud != null)
+                sb.append(",\"user_data\":").append(q(hex(ud)));
+            sb.append(",\"generation\":").append(generation);
+            if (rack != null)
+                sb.append(",\"rack\":").append(q(rack));
+            sb.append(",\"subscription\":[");
+            for (short v = 0; v <= 3; v++)
+                sb.append(v > 0 ? "," : "").append(q(hex(bytes(ConsumerProtocol.serializeSubscription(sub, v)))));
+            sb.append("],\"assignment\":[");
+            for (short v = 0; v <= 3; v++)
+                sb.append(v > 0 ? "," : "").append(q(hex(bytes(ConsumerProtocol.serializeAssignment(assignment, v)))));
+            sb.append("]}");
+            cases.add(sb.toString());
+        }
+        return cases;
+    }
+
     public static void main(String[] args) throws IOException {
         Path out = Path.of(args.length > 0 ? args[0] : "kafka-consumer/tests/fixtures/assignors");
         Files.createDirectories(out);
@@ -485,5 +528,6 @@ public final class AssignorVectors {
         writeFile(out, "sticky.json", "sticky", g.multiRound("sticky", StickyAssignor::new, false, 30, 6));
         writeFile(out, "cooperative_sticky.json", "cooperative-sticky",
             g.multiRound("cooperative-sticky", CooperativeStickyAssignor::new, true, 30, 6));
+        writeFile(out, "consumer_protocol.json", "consumer-protocol", g.protocolCases(30));
     }
 }
