@@ -525,9 +525,9 @@ public final class AssignorVectors {
         AssignorVectors g = new AssignorVectors(20240917L);
         writeFile(out, "range.json", "range", g.singleRound("range", RangeAssignor::new, 150));
         writeFile(out, "roundrobin.json", "roundrobin", g.singleRound("roundrobin", RoundRobinAssignor::new, 150));
-        writeFile(out, "sticky.json", "sticky", g.multiRound("sticky", StickyAssignor::new, false, 30, 6));
+        writeFile(out, "sticky.json", "sticky", g.multiRound("sticky", StickyAssignor::new, false, 45, 6));
         writeFile(out, "cooperative_sticky.json", "cooperative-sticky",
-            g.multiRound("cooperative-sticky", CooperativeStickyAssignor::new, true, 30, 6));
+            g.multiRound("cooperative-sticky", CooperativeStickyAssignor::new, true, 45, 6));
         writeFile(out, "consumer_protocol.json", "consumer-protocol", g.protocolCases(30));
     }
 }
