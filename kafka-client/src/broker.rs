@@ -630,3 +630,27 @@ impl BrokerSlot {
         }
     }
 }
+
+#[cfg(test)]
+impl BrokerConnection {
+    pub(crate) fn for_tests(conn: Connection, versions: ApiVersions) -> BrokerConnection {
+        BrokerConnection {
+            conn,
+            versions: Arc::new(versions),
+            node_id: 1,
+            addr: HostPort {
+                host: "test".into(),
+                port: 1,
+            },
+            reauth_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) async fn authenticate_for_tests(
+    bc: &BrokerConnection,
+    mech: &dyn crate::sasl::SaslMechanism,
+) -> Result<Option<Instant>> {
+    authenticate(bc, mech, Duration::from_secs(5)).await
+}
