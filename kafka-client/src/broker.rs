@@ -10,8 +10,7 @@ use std::time::Duration;
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, SaslAuthenticateRequest,
-    SaslHandshakeRequest,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, SaslAuthenticateRequest, SaslHandshakeRequest,
 };
 use kafka_protocol::{Decodable, ErrorCode, Request, VersionRange};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -56,7 +55,9 @@ pub fn tcp_dialer(cfg: &ClientConfig) -> Result<Dialer> {
                 Some(connector) => {
                     let name =
                         tokio_rustls::rustls::pki_types::ServerName::try_from(addr.host.clone())
-                            .map_err(|e| Error::Tls(format!("invalid server name {}: {e}", addr.host)))?;
+                            .map_err(|e| {
+                                Error::Tls(format!("invalid server name {}: {e}", addr.host))
+                            })?;
                     let stream = tokio::time::timeout(setup, connector.connect(name, tcp))
                         .await
                         .map_err(|_| Error::Tls(format!("handshake with {addr} timed out")))?
@@ -70,18 +71,20 @@ pub fn tcp_dialer(cfg: &ClientConfig) -> Result<Dialer> {
 
 async fn connect_tcp(addr: &HostPort, setup: Duration) -> Result<tokio::net::TcpStream> {
     let target = addr.to_string();
-    let addrs: Vec<std::net::SocketAddr> =
-        tokio::time::timeout(setup, tokio::net::lookup_host((addr.host.as_str(), addr.port)))
-            .await
-            .map_err(|_| Error::Connect {
-                addr: target.clone(),
-                message: "DNS lookup timed out".into(),
-            })?
-            .map_err(|e| Error::Connect {
-                addr: target.clone(),
-                message: format!("DNS lookup failed: {e}"),
-            })?
-            .collect();
+    let addrs: Vec<std::net::SocketAddr> = tokio::time::timeout(
+        setup,
+        tokio::net::lookup_host((addr.host.as_str(), addr.port)),
+    )
+    .await
+    .map_err(|_| Error::Connect {
+        addr: target.clone(),
+        message: "DNS lookup timed out".into(),
+    })?
+    .map_err(|e| Error::Connect {
+        addr: target.clone(),
+        message: format!("DNS lookup failed: {e}"),
+    })?
+    .collect();
     if addrs.is_empty() {
         return Err(Error::Connect {
             addr: target,
@@ -334,7 +337,11 @@ async fn negotiate_versions(
                     .find(|k| k.api_key == ApiKey::ApiVersions.key())
                     .map(|k| k.max_version);
                 let next = advertised.filter(|v| *v < version && *v >= 0).unwrap_or(0);
-                tracing::debug!(from = version, to = next, "ApiVersions: retrying with a lower version");
+                tracing::debug!(
+                    from = version,
+                    to = next,
+                    "ApiVersions: retrying with a lower version"
+                );
                 version = next;
             }
             code => {
@@ -413,7 +420,6 @@ async fn authenticate(
         .send_opts(
             &SaslHandshakeRequest {
                 mechanism: mech.name().to_string(),
-                ..Default::default()
             },
             None,
             timeout,
@@ -515,12 +521,12 @@ impl BrokerSlot {
 
     /// Moves the slot to a new address (the broker re-registered elsewhere).
     pub(crate) fn set_addr(&self, addr: HostPort) {
-        if let Ok(mut a) = self.addr.lock() {
-            if *a != addr {
-                *a = addr;
-                if let Ok(mut c) = self.current.lock() {
-                    *c = None;
-                }
+        if let Ok(mut a) = self.addr.lock()
+            && *a != addr
+        {
+            *a = addr;
+            if let Ok(mut c) = self.current.lock() {
+                *c = None;
             }
         }
     }
@@ -566,16 +572,13 @@ impl BrokerSlot {
         if let Some(c) = self.live() {
             return Ok(c); // someone else connected while we waited
         }
-        if let Some(t) = st.next_attempt {
-            if t > Instant::now() {
-                if t >= deadline.instant() {
-                    return Err(st
-                        .last_error
-                        .clone()
-                        .unwrap_or_else(|| timeout_err(None)));
-                }
-                tokio::time::sleep_until(t).await;
+        if let Some(t) = st.next_attempt
+            && t > Instant::now()
+        {
+            if t >= deadline.instant() {
+                return Err(st.last_error.clone().unwrap_or_else(|| timeout_err(None)));
             }
+            tokio::time::sleep_until(t).await;
         }
         let addr = self.addr();
         let setup = deadline.cap(cfg.socket_connection_setup_timeout);
@@ -623,10 +626,10 @@ impl BrokerSlot {
 
     /// Closes the live connection, if any.
     pub(crate) fn close(&self) {
-        if let Ok(mut c) = self.current.lock() {
-            if let Some(c) = c.take() {
-                c.connection().close();
-            }
+        if let Ok(mut c) = self.current.lock()
+            && let Some(c) = c.take()
+        {
+            c.connection().close();
         }
     }
 }

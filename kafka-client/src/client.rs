@@ -222,7 +222,9 @@ impl Client {
         });
         let client = Client { inner };
         let deadline = Deadline::after(client.inner.cfg.default_api_timeout);
-        client.refresh(None, false, deadline, "bootstrap metadata").await?;
+        client
+            .refresh(None, false, deadline, "bootstrap metadata")
+            .await?;
         tokio::spawn(metadata_loop(Arc::downgrade(&client.inner)));
         Ok(client)
     }
@@ -282,10 +284,11 @@ impl Client {
     pub async fn leader_for(&self, topic: &str, partition: i32) -> Result<(i32, i32)> {
         let deadline = Deadline::after(self.inner.cfg.default_api_timeout);
         let md = self.topic_metadata(topic, deadline).await?;
-        md.leader_for(topic, partition).ok_or_else(|| Error::NoLeader {
-            topic: topic.to_string(),
-            partition,
-        })
+        md.leader_for(topic, partition)
+            .ok_or_else(|| Error::NoLeader {
+                topic: topic.to_string(),
+                partition,
+            })
     }
 
     /// A ready connection to broker `node_id` (connecting if needed), for sink/source tasks
@@ -385,7 +388,9 @@ impl Client {
                 if code.is_ok() {
                     Ok(resp)
                 } else {
-                    let version = conn.pick_version(R::API_KEY, opts.max_version).unwrap_or(-1);
+                    let version = conn
+                        .pick_version(R::API_KEY, opts.max_version)
+                        .unwrap_or(-1);
                     Err(Error::Kafka {
                         code,
                         message: None,
@@ -524,11 +529,11 @@ impl Client {
                 }
             }
             todo = retry_keys;
-            if let Some(e) = last_retriable {
-                if let Err(e) = retrier.failed(e).await {
-                    for k in todo.drain(..) {
-                        out.insert(k, Err(e.clone()));
-                    }
+            if let Some(e) = last_retriable
+                && let Err(e) = retrier.failed(e).await
+            {
+                for k in todo.drain(..) {
+                    out.insert(k, Err(e.clone()));
                 }
             }
         }
@@ -554,7 +559,10 @@ impl Client {
     }
 
     fn retry_backoff(&self) -> Backoff {
-        Backoff::new(self.inner.cfg.retry_backoff, self.inner.cfg.retry_backoff_max)
+        Backoff::new(
+            self.inner.cfg.retry_backoff,
+            self.inner.cfg.retry_backoff_max,
+        )
     }
 
     fn all_slots(&self) -> Vec<Arc<BrokerSlot>> {
@@ -602,7 +610,8 @@ impl Client {
                 self.slot(node_id).ok_or(Error::UnknownBroker(node_id))?
             }
         };
-        slot.get(&self.inner.cfg, &self.inner.dialer, deadline).await
+        slot.get(&self.inner.cfg, &self.inner.dialer, deadline)
+            .await
     }
 
     /// Any broker: a live connection if there is one, else metadata brokers (not in backoff)
@@ -624,7 +633,8 @@ impl Client {
         let md = self.metadata();
         let mut ids: Vec<i32> = md.brokers.keys().copied().collect();
         fastrand::shuffle(&mut ids);
-        let mut candidates: Vec<Arc<BrokerSlot>> = ids.iter().filter_map(|id| self.slot(*id)).collect();
+        let mut candidates: Vec<Arc<BrokerSlot>> =
+            ids.iter().filter_map(|id| self.slot(*id)).collect();
         // Slots not in backoff first, then the bootstrap list.
         candidates.sort_by_key(|s| s.in_backoff());
         candidates.extend(self.inner.bootstrap.iter().cloned());
@@ -709,15 +719,21 @@ impl Client {
     }
 
     async fn refresh_if_stale(&self, deadline: Deadline) {
-        if self.inner.metadata_stale.load(Ordering::SeqCst) {
-            if let Err(e) = self.refresh(Some(BTreeSet::new()), false, deadline, "metadata refresh").await {
-                tracing::debug!(error = %e, "metadata refresh failed");
-            }
+        if self.inner.metadata_stale.load(Ordering::SeqCst)
+            && let Err(e) = self
+                .refresh(Some(BTreeSet::new()), false, deadline, "metadata refresh")
+                .await
+        {
+            tracing::debug!(error = %e, "metadata refresh failed");
         }
     }
 
     /// Metadata that knows `topic` (refreshing when it is missing or metadata is stale).
-    async fn topic_metadata(&self, topic: &str, deadline: Deadline) -> Result<Arc<ClusterMetadata>> {
+    async fn topic_metadata(
+        &self,
+        topic: &str,
+        deadline: Deadline,
+    ) -> Result<Arc<ClusterMetadata>> {
         let md = self.metadata();
         if md.topic(topic).is_some() && !self.inner.metadata_stale.load(Ordering::SeqCst) {
             return Ok(md);
@@ -780,7 +796,10 @@ impl Client {
                 coordinator_keys: keys.to_vec(),
                 ..Default::default()
             };
-            let resp = conn.connection().send_timeout(&req, version, timeout).await?;
+            let resp = conn
+                .connection()
+                .send_timeout(&req, version, timeout)
+                .await?;
             coords = resp.coordinators;
         } else {
             if version == 0 && kind != CoordinatorType::Group {
@@ -797,7 +816,10 @@ impl Client {
                     key_type: if version >= 1 { kind.key_type() } else { 0 },
                     ..Default::default()
                 };
-                let r = conn.connection().send_timeout(&req, version, timeout).await?;
+                let r = conn
+                    .connection()
+                    .send_timeout(&req, version, timeout)
+                    .await?;
                 coords.push(Coordinator {
                     key: k.clone(),
                     node_id: r.node_id,
@@ -852,12 +874,11 @@ impl Client {
         what: &str,
     ) -> Result<Arc<ClusterMetadata>> {
         self.check_open()?;
-        if let Some(w) = &want {
-            if let Ok(mut t) = self.inner.tracked.lock() {
-                if let Tracked::Topics(set) = &mut *t {
-                    set.extend(w.iter().cloned());
-                }
-            }
+        if let Some(w) = &want
+            && let Ok(mut t) = self.inner.tracked.lock()
+            && let Tracked::Topics(set) = &mut *t
+        {
+            set.extend(w.iter().cloned());
         }
         let seen_generation = self.metadata().generation;
         let mut retrier = Retrier::new(what, self.retry_backoff(), deadline);
@@ -986,7 +1007,12 @@ async fn metadata_loop(inner: Weak<Inner>) {
         let client = Client { inner: i };
         let deadline = Deadline::after(client.inner.cfg.default_api_timeout);
         if let Err(e) = client
-            .refresh(Some(BTreeSet::new()), false, deadline, "periodic metadata refresh")
+            .refresh(
+                Some(BTreeSet::new()),
+                false,
+                deadline,
+                "periodic metadata refresh",
+            )
             .await
         {
             tracing::warn!(error = %e, "periodic metadata refresh failed");

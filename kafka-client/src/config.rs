@@ -299,13 +299,13 @@ impl ClientConfig {
         if let Some(v) = p.take("client.software.version") {
             c.client_software_version = v;
         }
-        if let Some(v) = p.take("client.dns.lookup") {
-            if v != "use_all_dns_ips" {
-                return Err(Error::config(
-                    "client.dns.lookup",
-                    format!("only use_all_dns_ips is supported, got {v:?}"),
-                ));
-            }
+        if let Some(v) = p.take("client.dns.lookup")
+            && v != "use_all_dns_ips"
+        {
+            return Err(Error::config(
+                "client.dns.lookup",
+                format!("only use_all_dns_ips is supported, got {v:?}"),
+            ));
         }
 
         // TLS.
@@ -320,13 +320,13 @@ impl ClientConfig {
                 ));
             }
         }
-        if let Some(t) = p.take("ssl.truststore.type") {
-            if !t.eq_ignore_ascii_case("PEM") {
-                return Err(Error::config(
-                    "ssl.truststore.type",
-                    format!("only PEM is supported, got {t:?}"),
-                ));
-            }
+        if let Some(t) = p.take("ssl.truststore.type")
+            && !t.eq_ignore_ascii_case("PEM")
+        {
+            return Err(Error::config(
+                "ssl.truststore.type",
+                format!("only PEM is supported, got {t:?}"),
+            ));
         }
         c.tls.ca_file = ca.or(truststore).map(PathBuf::from);
         c.tls.cert_file = p.take("ssl.certificate.location").map(PathBuf::from);
@@ -464,7 +464,9 @@ fn parse_jaas(s: &str) -> std::result::Result<(Option<String>, Option<String>), 
     }
     let flag = words.next().unwrap_or_default();
     if !matches!(flag, "required" | "requisite" | "sufficient" | "optional") {
-        return Err(format!("expected a control flag after the module, got {flag:?}"));
+        return Err(format!(
+            "expected a control flag after the module, got {flag:?}"
+        ));
     }
     let mut rest = words.next().unwrap_or_default().chars().peekable();
     let (mut user, mut pass) = (None, None);
@@ -660,7 +662,10 @@ impl Properties {
             Some(v) => match v.to_ascii_lowercase().as_str() {
                 "true" => Ok(Some(true)),
                 "false" => Ok(Some(false)),
-                _ => Err(Error::config(key, format!("expected true or false, got {v:?}"))),
+                _ => Err(Error::config(
+                    key,
+                    format!("expected true or false, got {v:?}"),
+                )),
             },
         }
     }
@@ -709,9 +714,18 @@ mod tests {
         assert_eq!(
             c.bootstrap_servers,
             vec![
-                HostPort { host: "a".into(), port: 1 },
-                HostPort { host: "::1".into(), port: 2 },
-                HostPort { host: "c".into(), port: 3 },
+                HostPort {
+                    host: "a".into(),
+                    port: 1
+                },
+                HostPort {
+                    host: "::1".into(),
+                    port: 2
+                },
+                HostPort {
+                    host: "c".into(),
+                    port: 3
+                },
             ]
         );
         assert_eq!(c.bootstrap_servers[1].to_string(), "[::1]:2");
@@ -722,7 +736,10 @@ mod tests {
         assert_eq!(c.reconnect_backoff, Duration::from_millis(8));
         assert_eq!(c.reconnect_backoff_max, Duration::from_millis(80));
         assert_eq!(c.metadata_max_age, Duration::from_secs(1));
-        assert_eq!(c.socket_connection_setup_timeout, Duration::from_millis(999));
+        assert_eq!(
+            c.socket_connection_setup_timeout,
+            Duration::from_millis(999)
+        );
         assert_eq!(c.max_in_flight_requests_per_connection, 9);
         assert_eq!(c.connections_max_idle, Duration::from_secs(5));
         assert_eq!(c.default_api_timeout, Duration::from_secs(4));
@@ -745,7 +762,10 @@ mod tests {
             }
             props.push((k, v));
             let e = ClientConfig::from_properties(props).unwrap_err();
-            assert!(matches!(&e, Error::Config { key, .. } if key == k), "{k}: {e}");
+            assert!(
+                matches!(&e, Error::Config { key, .. } if key == k),
+                "{k}: {e}"
+            );
         }
         let e = ClientConfig::from_properties([("client.id", "x")]).unwrap_err();
         assert!(e.to_string().contains("bootstrap.servers"));
@@ -754,7 +774,10 @@ mod tests {
             ("security.protocol", "SASL_SSL"),
         ])
         .unwrap_err();
-        assert!(matches!(&e, Error::Config { key, .. } if key == "sasl.mechanism"), "{e}");
+        assert!(
+            matches!(&e, Error::Config { key, .. } if key == "sasl.mechanism"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -774,7 +797,10 @@ mod tests {
         ])
         .unwrap();
         assert!(c.security_protocol.uses_tls());
-        assert_eq!(c.tls.ca_file.as_deref(), Some(std::path::Path::new("/ca.pem")));
+        assert_eq!(
+            c.tls.ca_file.as_deref(),
+            Some(std::path::Path::new("/ca.pem"))
+        );
         assert!(!c.tls.verify_hostname);
         let s = c.sasl.unwrap();
         assert_eq!(s.mechanism, "PLAIN");

@@ -186,10 +186,10 @@ impl Shared {
     }
 
     fn mark_closed(&self, reason: Error) {
-        if let Ok(mut r) = self.reason.lock() {
-            if r.is_none() {
-                *r = Some(reason);
-            }
+        if let Ok(mut r) = self.reason.lock()
+            && r.is_none()
+        {
+            *r = Some(reason);
         }
         self.closed.store(true, Ordering::SeqCst);
         self.permits.close();
@@ -425,16 +425,12 @@ impl Connection {
             timeout,
             context: Box::new(ctx()),
         };
-        let permit = match tokio::time::timeout_at(
-            deadline,
-            shared.permits.clone().acquire_owned(),
-        )
-        .await
-        {
-            Ok(Ok(p)) => p,
-            Ok(Err(_closed)) => return Err(shared.close_error()),
-            Err(_) => return Err(timed_out()),
-        };
+        let permit =
+            match tokio::time::timeout_at(deadline, shared.permits.clone().acquire_owned()).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(_closed)) => return Err(shared.close_error()),
+                Err(_) => return Err(timed_out()),
+            };
         let (reply, rx) = oneshot::channel();
         let written = Arc::new(AtomicBool::new(false));
         let sent_len = frame.len();
@@ -488,11 +484,10 @@ fn add_api(mut e: Error, api: ApiKey, version: i16) -> Error {
         | Error::UnexpectedResponse { context, .. }
         | Error::RequestTimeout { context, .. } => Some(context),
         _ => None,
-    } {
-        if ctx.api.is_none() {
-            ctx.api = Some(api);
-            ctx.version = Some(version);
-        }
+    } && ctx.api.is_none()
+    {
+        ctx.api = Some(api);
+        ctx.version = Some(version);
     }
     e
 }
@@ -636,11 +631,17 @@ async fn run<T>(
             return std::future::pending::<Error>().await;
         };
         loop {
-            let last = last_activity.lock().map(|t| *t).unwrap_or_else(|_| Instant::now());
+            let last = last_activity
+                .lock()
+                .map(|t| *t)
+                .unwrap_or_else(|_| Instant::now());
             tokio::time::sleep_until(last + idle).await;
             let busy = pending.lock().map(|p| !p.is_empty()).unwrap_or(false)
                 || shared.in_flight.load(Ordering::Relaxed) > 0;
-            let last = last_activity.lock().map(|t| *t).unwrap_or_else(|_| Instant::now());
+            let last = last_activity
+                .lock()
+                .map(|t| *t)
+                .unwrap_or_else(|_| Instant::now());
             if !busy && last.elapsed() >= idle {
                 tracing::debug!("closing idle connection");
                 return shared.disconnected();

@@ -303,11 +303,11 @@ impl Error {
             | Error::Disconnected { context }
             | Error::RequestTimeout { context, .. }
             | Error::Protocol { context, .. }
-            | Error::Kafka { context, .. } => {
-                if context.topic.is_none() {
-                    context.topic = Some(topic.to_string());
-                    context.partition = Some(partition);
-                }
+            | Error::Kafka { context, .. }
+                if context.topic.is_none() =>
+            {
+                context.topic = Some(topic.to_string());
+                context.partition = Some(partition);
             }
             _ => {}
         }

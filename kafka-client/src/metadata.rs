@@ -165,7 +165,10 @@ impl ClusterMetadata {
             Some(_) => self.topics.clone(),
         };
         for t in &resp.topics {
-            let Some(name) = t.name.clone().or_else(|| self.topic_names.get(&t.topic_id).cloned())
+            let Some(name) = t
+                .name
+                .clone()
+                .or_else(|| self.topic_names.get(&t.topic_id).cloned())
             else {
                 continue;
             };

@@ -43,6 +43,8 @@ enum Action {
 }
 
 type Handler = Arc<dyn Fn(&RequestHeader, RequestKind) -> Action + Send + Sync>;
+/// A handler that also sees which host was dialed.
+type HostHandler = Arc<dyn Fn(&str, &RequestHeader, RequestKind) -> Action + Send + Sync>;
 
 async fn serve(mut io: DuplexStream, handler: Handler) {
     let mut buf = BytesMut::new();
@@ -62,14 +64,9 @@ async fn serve(mut io: DuplexStream, handler: Handler) {
             return;
         };
         let mut action = handler(&header, body);
-        loop {
-            match action {
-                Action::Delay(d, next) => {
-                    tokio::time::sleep(d).await;
-                    action = *next;
-                }
-                _ => break,
-            }
+        while let Action::Delay(d, next) = action {
+            tokio::time::sleep(d).await;
+            action = *next;
         }
         let api = ApiKey::try_from(header.request_api_key).unwrap();
         let v = header.request_api_version;
@@ -154,25 +151,23 @@ fn standard(header: &RequestHeader, body: &RequestKind, leader: i32) -> Option<A
             }
             .into(),
         )),
-        RequestKind::FindCoordinator(r) => {
-            Some(Action::Reply(
-                FindCoordinatorResponse {
-                    coordinators: r
-                        .coordinator_keys
-                        .iter()
-                        .map(|k| Coordinator {
-                            key: k.clone(),
-                            node_id: 2,
-                            host: "fake2".into(),
-                            port: 9092,
-                            ..Default::default()
-                        })
-                        .collect(),
-                    ..Default::default()
-                }
-                .into(),
-            ))
-        }
+        RequestKind::FindCoordinator(r) => Some(Action::Reply(
+            FindCoordinatorResponse {
+                coordinators: r
+                    .coordinator_keys
+                    .iter()
+                    .map(|k| Coordinator {
+                        key: k.clone(),
+                        node_id: 2,
+                        host: "fake2".into(),
+                        port: 9092,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }
+            .into(),
+        )),
         _ => None,
     }
 }
@@ -186,10 +181,7 @@ fn fake_conn(opts: ConnectionOptions, handler: Handler) -> Connection {
 
 /// A dialer to fake brokers; the handler also gets the dialed host so tests can tell brokers
 /// apart. Counts dials.
-fn fake_dialer(
-    handler: Arc<dyn Fn(&str, &RequestHeader, RequestKind) -> Action + Send + Sync>,
-    dials: Arc<AtomicUsize>,
-) -> Dialer {
+fn fake_dialer(handler: HostHandler, dials: Arc<AtomicUsize>) -> Dialer {
     Arc::new(move |hp: HostPort| {
         dials.fetch_add(1, Ordering::SeqCst);
         let (a, b) = tokio::io::duplex(1 << 16);
@@ -264,12 +256,21 @@ async fn pipelined_requests_are_answered_in_order_within_the_in_flight_limit() {
                 let batch: Vec<_> = h2.lock().unwrap().drain(..).collect();
                 let mut out = BytesMut::new();
                 for (h, body) in batch {
-                    let RequestKind::Heartbeat(r) = body else { panic!() };
+                    let RequestKind::Heartbeat(r) = body else {
+                        panic!()
+                    };
                     let resp = ResponseKind::from(HeartbeatResponse {
                         throttle_time_ms: r.generation_id,
                         ..Default::default()
                     });
-                    encode_response(&mut out, h.correlation_id, ApiKey::Heartbeat, h.request_api_version, &resp).unwrap();
+                    encode_response(
+                        &mut out,
+                        h.correlation_id,
+                        ApiKey::Heartbeat,
+                        h.request_api_version,
+                        &resp,
+                    )
+                    .unwrap();
                 }
                 b.write_all(&out).await.unwrap();
                 continue;
@@ -282,7 +283,9 @@ async fn pipelined_requests_are_answered_in_order_within_the_in_flight_limit() {
     let mut tasks = Vec::new();
     for i in 0..40 {
         let c = conn.clone();
-        tasks.push(tokio::spawn(async move { c.send(&hb(i), 4).await.map(|r| (i, r)) }));
+        tasks.push(tokio::spawn(async move {
+            c.send(&hb(i), 4).await.map(|r| (i, r))
+        }));
     }
     for t in tasks {
         let (i, r) = within(t).await.unwrap().unwrap();
@@ -298,7 +301,9 @@ async fn correlation_mismatch_is_a_typed_error_and_closes_the_connection() {
     let conn = fake_conn(
         ConnectionOptions::default(),
         Arc::new(|_, body| {
-            let RequestKind::Heartbeat(_) = body else { return Action::Close };
+            let RequestKind::Heartbeat(_) = body else {
+                return Action::Close;
+            };
             Action::ReplyAs(9999, HeartbeatResponse::default().into())
         }),
     );
@@ -379,7 +384,9 @@ async fn cancelled_requests_are_cleaned_up() {
                 }
             };
             let (h, body) = decode_request(f).unwrap();
-            let RequestKind::Heartbeat(r) = body else { return };
+            let RequestKind::Heartbeat(r) = body else {
+                return;
+            };
             rec2.lock().unwrap().push(r.generation_id);
             if r.generation_id == 1 || r.generation_id == 3 {
                 r2.notified().await;
@@ -398,7 +405,10 @@ async fn cancelled_requests_are_cleaned_up() {
     let first = tokio::spawn(async move { c1.send(&hb(1), 4).await });
     tokio::time::sleep(Duration::from_millis(10)).await;
     let second = tokio::time::timeout(Duration::from_millis(50), conn.send(&hb(2), 4)).await;
-    assert!(second.is_err(), "2 cannot finish while 1 holds the only permit");
+    assert!(
+        second.is_err(),
+        "2 cannot finish while 1 holds the only permit"
+    );
     release.notify_one();
     assert_eq!(first.await.unwrap().unwrap().throttle_time_ms, 1);
     // 3 is written, then its caller gives up; its response is read and discarded.
@@ -406,8 +416,15 @@ async fn cancelled_requests_are_cleaned_up() {
     assert!(third.is_err());
     release.notify_one();
     let r4 = conn.send(&hb(4), 4).await.unwrap();
-    assert_eq!(r4.throttle_time_ms, 4, "the stale response of 3 was not handed to 4");
-    assert_eq!(*received.lock().unwrap(), vec![1, 3, 4], "2 was never written");
+    assert_eq!(
+        r4.throttle_time_ms, 4,
+        "the stale response of 3 was not handed to 4"
+    );
+    assert_eq!(
+        *received.lock().unwrap(),
+        vec![1, 3, 4],
+        "2 was never written"
+    );
     assert_eq!(conn.in_flight(), 0);
     assert_eq!(conn.available_permits(), 1);
 }
@@ -477,8 +494,18 @@ async fn api_versions_unsupported_version_falls_back_to_the_advertised_version()
     let handler: Handler = Arc::new(move |h, _| {
         s2.lock().unwrap().push(h.request_api_version);
         let keys = vec![
-            ApiVersion { api_key: 18, min_version: 0, max_version: 2, ..Default::default() },
-            ApiVersion { api_key: 3, min_version: 0, max_version: 7, ..Default::default() },
+            ApiVersion {
+                api_key: 18,
+                min_version: 0,
+                max_version: 2,
+                ..Default::default()
+            },
+            ApiVersion {
+                api_key: 3,
+                min_version: 0,
+                max_version: 7,
+                ..Default::default()
+            },
         ];
         if h.request_api_version > 2 {
             // Kafka answers an unsupported ApiVersions version in v0 format.
@@ -491,18 +518,35 @@ async fn api_versions_unsupported_version_falls_back_to_the_advertised_version()
             encode_response(&mut out, h.correlation_id, ApiKey::ApiVersions, 0, &body).unwrap();
             return Action::Raw(out.to_vec());
         }
-        Action::Reply(ApiVersionsResponse { api_keys: keys, ..Default::default() }.into())
+        Action::Reply(
+            ApiVersionsResponse {
+                api_keys: keys,
+                ..Default::default()
+            }
+            .into(),
+        )
     });
     let (a, b) = tokio::io::duplex(1 << 16);
     tokio::spawn(serve(b, handler));
-    let bc = within(BrokerConnection::handshake(a, 1, "old:9092".parse().unwrap(), &cfg()))
-        .await
-        .unwrap();
-    assert_eq!(*seen.lock().unwrap(), vec![ApiKey::ApiVersions.versions().max, 2]);
+    let bc = within(BrokerConnection::handshake(
+        a,
+        1,
+        "old:9092".parse().unwrap(),
+        &cfg(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![ApiKey::ApiVersions.versions().max, 2]
+    );
     assert_eq!(bc.version_for(ApiKey::Metadata), Some(7));
     assert_eq!(bc.version_for(ApiKey::Produce), None);
     let err = bc.pick_version(ApiKey::Produce, None).unwrap_err();
-    assert!(matches!(err, Error::UnsupportedVersion { theirs: None, .. }), "{err}");
+    assert!(
+        matches!(err, Error::UnsupportedVersion { theirs: None, .. }),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -511,7 +555,6 @@ async fn api_versions_without_advertised_range_retries_v0() {
     let s2 = seen.clone();
     let handler: Handler = Arc::new(move |h, _| {
         s2.lock().unwrap().push(h.request_api_version);
-        let v = if h.request_api_version > 0 { 0 } else { 0 };
         let body = if h.request_api_version > 0 {
             ApiVersionsResponse {
                 error_code: ErrorCode::UnsupportedVersion.code(),
@@ -521,15 +564,30 @@ async fn api_versions_without_advertised_range_retries_v0() {
             all_versions()
         };
         let mut out = BytesMut::new();
-        encode_response(&mut out, h.correlation_id, ApiKey::ApiVersions, v, &body.into()).unwrap();
+        encode_response(
+            &mut out,
+            h.correlation_id,
+            ApiKey::ApiVersions,
+            0,
+            &body.into(),
+        )
+        .unwrap();
         Action::Raw(out.to_vec())
     });
     let (a, b) = tokio::io::duplex(1 << 16);
     tokio::spawn(serve(b, handler));
-    let bc = within(BrokerConnection::handshake(a, 1, "old:9092".parse().unwrap(), &cfg()))
-        .await
-        .unwrap();
-    assert_eq!(*seen.lock().unwrap(), vec![ApiKey::ApiVersions.versions().max, 0]);
+    let bc = within(BrokerConnection::handshake(
+        a,
+        1,
+        "old:9092".parse().unwrap(),
+        &cfg(),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![ApiKey::ApiVersions.versions().max, 0]
+    );
     assert!(bc.version_for(ApiKey::Metadata).is_some());
 }
 
@@ -559,13 +617,16 @@ async fn sasl_handshake_authenticate_and_reauth_timing() {
             SaslHandshakeResponse {
                 error_code: if r.mechanism == "PLAIN" { 0 } else { 33 },
                 mechanisms: vec!["PLAIN".into()],
-                ..Default::default()
             }
             .into(),
         ),
         RequestKind::SaslAuthenticate(r) => Action::Reply(
             SaslAuthenticateResponse {
-                error_code: if &r.auth_bytes[..] == b"\0alice\0secret" { 0 } else { 58 },
+                error_code: if &r.auth_bytes[..] == b"\0alice\0secret" {
+                    0
+                } else {
+                    58
+                },
                 session_lifetime_ms: 10_000,
                 ..Default::default()
             }
@@ -578,10 +639,15 @@ async fn sasl_handshake_authenticate_and_reauth_timing() {
     let conn = Connection::spawn(a, ConnectionOptions::default());
     let versions = crate::broker::ApiVersions::from_response(&all_versions().api_keys);
     let bc = BrokerConnection::for_tests(conn, versions);
-    let reauth_at = crate::broker::authenticate_for_tests(&bc, &TestPlain).await.unwrap();
+    let reauth_at = crate::broker::authenticate_for_tests(&bc, &TestPlain)
+        .await
+        .unwrap();
     let at = reauth_at.expect("a session lifetime gives a re-authentication time");
     let d = at - Instant::now();
-    assert!(d >= Duration::from_millis(8_500) && d <= Duration::from_millis(9_500), "{d:?}");
+    assert!(
+        d >= Duration::from_millis(8_500) && d <= Duration::from_millis(9_500),
+        "{d:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -654,7 +720,10 @@ async fn unreachable_bootstrap_fails_before_the_deadline() {
     assert!(t0.elapsed() <= Duration::from_secs(3), "{:?}", t0.elapsed());
     let s = err.to_string();
     assert!(matches!(err, Error::Timeout { .. }), "{s}");
-    assert!(s.contains("bootstrap") && s.contains("connection refused"), "{s}");
+    assert!(
+        s.contains("bootstrap") && s.contains("connection refused"),
+        "{s}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -665,7 +734,10 @@ async fn concurrent_metadata_refreshes_are_coalesced() {
         Arc::new(move |_, h, body| {
             if let RequestKind::Metadata(_) = body {
                 m2.fetch_add(1, Ordering::SeqCst);
-                return Action::Delay(Duration::from_millis(100), Box::new(Action::Reply(metadata(1, 3).into())));
+                return Action::Delay(
+                    Duration::from_millis(100),
+                    Box::new(Action::Reply(metadata(1, 3).into())),
+                );
             }
             standard(h, &body, 1).unwrap_or(Action::Close)
         }),
@@ -685,7 +757,11 @@ async fn concurrent_metadata_refreshes_are_coalesced() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    assert_eq!(md_requests.load(Ordering::SeqCst), 2, "16 concurrent refreshes, 1 request");
+    assert_eq!(
+        md_requests.load(Ordering::SeqCst),
+        2,
+        "16 concurrent refreshes, 1 request"
+    );
     assert_eq!(client.metadata_requests_sent(), 2);
 }
 
@@ -735,9 +811,12 @@ async fn leader_routing_and_refresh_on_not_leader() {
     );
     let client = Client::connect_with_dialer(cfg(), dialer).await.unwrap();
     let r = client
-        .send_checked(&Target::leader("t", 0), &hb(5), SendOptions::default(), |r| {
-            ErrorCode::from_i16(r.error_code)
-        })
+        .send_checked(
+            &Target::leader("t", 0),
+            &hb(5),
+            SendOptions::default(),
+            |r| ErrorCode::from_i16(r.error_code),
+        )
         .await
         .unwrap();
     assert_eq!(r.throttle_time_ms, 5);
@@ -745,14 +824,20 @@ async fn leader_routing_and_refresh_on_not_leader() {
     assert_eq!(client.leader_for("t", 0).await.unwrap(), (2, 3));
     // Fatal codes are not retried and carry context.
     let err = client
-        .send_checked(&Target::leader("t", 0), &hb(6), SendOptions::default(), |_| {
-            ErrorCode::GroupAuthorizationFailed
-        })
+        .send_checked(
+            &Target::leader("t", 0),
+            &hb(6),
+            SendOptions::default(),
+            |_| ErrorCode::GroupAuthorizationFailed,
+        )
         .await
         .unwrap_err();
     assert_eq!(err.error_code(), Some(ErrorCode::GroupAuthorizationFailed));
     let ctx = err.context().unwrap();
-    assert_eq!((ctx.broker, ctx.topic.as_deref(), ctx.partition), (Some(2), Some("t"), Some(0)));
+    assert_eq!(
+        (ctx.broker, ctx.topic.as_deref(), ctx.partition),
+        (Some(2), Some("t"), Some(0))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -769,7 +854,14 @@ async fn coordinator_is_cached_and_invalidated_on_not_coordinator() {
             RequestKind::Heartbeat(_) => {
                 assert_eq!(host, "fake2", "routed to the coordinator");
                 let n = hb2.fetch_add(1, Ordering::SeqCst);
-                hb_reply(&body, if n == 1 { ErrorCode::NotCoordinator } else { ErrorCode::None })
+                hb_reply(
+                    &body,
+                    if n == 1 {
+                        ErrorCode::NotCoordinator
+                    } else {
+                        ErrorCode::None
+                    },
+                )
             }
             _ => standard(h, &body, 1).unwrap_or(Action::Close),
         }),
@@ -778,16 +870,28 @@ async fn coordinator_is_cached_and_invalidated_on_not_coordinator() {
     let client = Client::connect_with_dialer(cfg(), dialer).await.unwrap();
     let target = Target::GroupCoordinator("g".into());
     let check = |r: &HeartbeatResponse| ErrorCode::from_i16(r.error_code);
-    client.send_checked(&target, &hb(1), SendOptions::default(), check).await.unwrap();
-    assert_eq!(client.cached_coordinator(CoordinatorType::Group, "g"), Some(2));
+    client
+        .send_checked(&target, &hb(1), SendOptions::default(), check)
+        .await
+        .unwrap();
+    assert_eq!(
+        client.cached_coordinator(CoordinatorType::Group, "g"),
+        Some(2)
+    );
     assert_eq!(finds.load(Ordering::SeqCst), 1);
     // Second heartbeat: NOT_COORDINATOR -> cache dropped -> FindCoordinator again -> retry ok.
-    client.send_checked(&target, &hb(2), SendOptions::default(), check).await.unwrap();
+    client
+        .send_checked(&target, &hb(2), SendOptions::default(), check)
+        .await
+        .unwrap();
     assert_eq!(finds.load(Ordering::SeqCst), 2);
     assert_eq!(hbs.load(Ordering::SeqCst), 3);
     // Batched lookup (v4+): one request for several keys; cached keys need none.
     let keys: Vec<String> = vec!["g".into(), "h".into(), "i".into()];
-    let res = client.find_coordinators(CoordinatorType::Group, &keys).await.unwrap();
+    let res = client
+        .find_coordinators(CoordinatorType::Group, &keys)
+        .await
+        .unwrap();
     assert!(res.values().all(|r| matches!(r, Ok(2))));
     assert_eq!(finds.load(Ordering::SeqCst), 3);
     client.invalidate_coordinator(CoordinatorType::Group, "g");
@@ -826,15 +930,24 @@ async fn broker_connections_reconnect_after_a_drop() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Disconnected { .. }), "{err}");
-    assert!(client.negotiated_version(ApiKey::Metadata).is_some() || client.broker_connection(1).await.is_ok());
+    assert!(
+        client.negotiated_version(ApiKey::Metadata).is_some()
+            || client.broker_connection(1).await.is_ok()
+    );
     client.close();
-    assert!(matches!(client.send(Target::AnyBroker, hb(4)).await, Err(Error::Closed)));
+    assert!(matches!(
+        client.send(Target::AnyBroker, hb(4)).await,
+        Err(Error::Closed)
+    ));
 }
 
 #[test]
 fn public_futures_are_send() {
     fn assert_send<T: Send>(_: &T) {}
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let _g = rt.enter();
     let (a, _b) = tokio::io::duplex(16);
     let conn = Connection::spawn(a, ConnectionOptions::default());
