@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::TestCluster;
 
+mod client;
 mod protocol;
 mod records;
 
@@ -25,6 +26,7 @@ fn cases() -> Vec<Case> {
     let mut v: Vec<Case> = Vec::new();
     v.extend_from_slice(protocol::CASES);
     v.extend_from_slice(records::CASES);
+    v.extend_from_slice(client::CASES);
     v
 }
 
