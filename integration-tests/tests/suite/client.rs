@@ -94,13 +94,12 @@ async fn create_topic(client: &Client, partitions: i32) -> String {
     let end = Instant::now() + Duration::from_secs(30);
     loop {
         let md = client.refresh_metadata([topic.clone()]).await.unwrap();
-        if let Some(t) = md.topic(&topic) {
-            if t.error.is_none()
+        if md.topic(&topic).is_some_and(|t| {
+            t.error.is_none()
                 && t.partitions.len() == partitions as usize
                 && t.partitions.iter().all(|p| p.leader.is_some())
-            {
-                return topic;
-            }
+        }) {
+            return topic;
         }
         assert!(Instant::now() < end, "topic {topic} never got leaders");
         tokio::time::sleep(Duration::from_millis(200)).await;
