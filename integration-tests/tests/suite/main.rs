@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use integration_tests::TestCluster;
 
+mod client;
 mod protocol;
 mod records;
 mod security;
@@ -27,6 +28,7 @@ fn cases() -> Vec<Case> {
     v.extend_from_slice(protocol::CASES);
     v.extend_from_slice(records::CASES);
     v.extend_from_slice(security::CASES);
+    v.extend_from_slice(client::CASES);
     v
 }
 
