@@ -428,13 +428,16 @@ async fn authenticate(
     match ErrorCode::from_i16(resp.error_code) {
         ErrorCode::None => {}
         ErrorCode::UnsupportedSaslMechanism => {
-            return Err(Error::Sasl(format!(
-                "the broker does not enable {}; it offers {}",
-                mech.name(),
-                resp.mechanisms.join(", ")
-            )));
+            return Err(Error::kafka(
+                ErrorCode::UnsupportedSaslMechanism,
+                Some(format!(
+                    "the broker does not enable {}; it offers {}",
+                    mech.name(),
+                    resp.mechanisms.join(", ")
+                )),
+            ));
         }
-        code => return Err(Error::Sasl(format!("SaslHandshake failed: {code}"))),
+        code => return Err(Error::kafka(code, Some("SaslHandshake failed".into()))),
     }
     let mut session = mech.start()?;
     let mut server: Option<bytes::Bytes> = None;
@@ -459,14 +462,17 @@ async fn authenticate(
             .await?;
         let code = ErrorCode::from_i16(resp.error_code);
         if !code.is_ok() {
-            return Err(Error::Sasl(format!(
-                "authentication with {} failed: {}{}",
-                mech.name(),
-                code.name(),
-                resp.error_message
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            )));
+            // keep the broker's code so callers can tell bad credentials from other failures
+            return Err(Error::kafka(
+                code,
+                Some(format!(
+                    "authentication with {} failed{}",
+                    mech.name(),
+                    resp.error_message
+                        .map(|m| format!(": {m}"))
+                        .unwrap_or_default()
+                )),
+            ));
         }
         lifetime_ms = resp.session_lifetime_ms;
         server = Some(resp.auth_bytes);

@@ -1,7 +1,8 @@
 //! TLS and SASL from `kafka-client` against real Apache Kafka started with
 //! `scripts/apache-kafka.sh start --security sasl-ssl` (its `security.env` names the
 //! listeners, the CA and the users). Driven through the blocking
-//! [`integration_tests::secure::SecureConnection`] until the async client engine lands.
+//! [`integration_tests::secure::SecureConnection`] (mechanisms and TLS in isolation) and
+//! through the async `kafka_client::Client` configured with Java property names.
 //!
 //! Skipped (with the reason printed) unless `KAFKA_SASL_SSL_BOOTSTRAP` is set.
 
@@ -40,7 +41,69 @@ pub(crate) const CASES: &[crate::Case] = &[
         "security::sasl_unknown_mechanism_refused",
         sasl_unknown_mechanism_refused,
     ),
+    (
+        "security::async_client_sasl_ssl_scram_from_properties",
+        async_client_sasl_ssl_scram_from_properties,
+    ),
+    (
+        "security::async_client_sasl_ssl_wrong_password_fails",
+        async_client_sasl_ssl_wrong_password_fails,
+    ),
 ];
+
+/// The async `kafka_client::Client`, configured with the Java client's property names, over
+/// SASL_SSL with SCRAM-SHA-512 and hostname verification.
+fn async_client(password: &str) -> Result<kafka_client::Client, kafka_client::Error> {
+    let props = vec![
+        ("bootstrap.servers".to_string(), env(ENV)),
+        ("security.protocol".to_string(), "SASL_SSL".to_string()),
+        ("sasl.mechanism".to_string(), "SCRAM-SHA-512".to_string()),
+        (
+            "sasl.jaas.config".to_string(),
+            format!(
+                r#"org.apache.kafka.common.security.scram.ScramLoginModule required username="{}" password="{}";"#,
+                env("KAFKA_SASL_USER"),
+                password
+            ),
+        ),
+        ("ssl.ca.location".to_string(), env("KAFKA_CA_FILE")),
+        ("default.api.timeout.ms".to_string(), "15000".to_string()),
+    ];
+    let cfg = kafka_client::ClientConfig::from_properties(props)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| kafka_client::Error::Tls(e.to_string()))?;
+    rt.block_on(async move {
+        let client = kafka_client::Client::connect(cfg).await?;
+        let md = client
+            .send(
+                kafka_client::Target::AnyBroker,
+                MetadataRequest {
+                    topics: None,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        assert!(!md.brokers.is_empty());
+        client.close();
+        Ok(client)
+    })
+}
+
+fn async_client_sasl_ssl_scram_from_properties(_ctx: &Ctx) {
+    async_client(&env("KAFKA_SASL_PASSWORD"))
+        .expect("SASL_SSL + SCRAM-SHA-512 session answers Metadata");
+}
+
+fn async_client_sasl_ssl_wrong_password_fails(_ctx: &Ctx) {
+    let err = async_client("not-the-password").expect_err("a wrong password must fail");
+    assert_eq!(
+        err.error_code(),
+        Some(ErrorCode::SaslAuthenticationFailed),
+        "{err}"
+    );
+}
 
 /// The variable that enables these cases.
 pub(crate) const ENV: &str = "KAFKA_SASL_SSL_BOOTSTRAP";
