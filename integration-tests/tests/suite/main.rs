@@ -8,7 +8,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use integration_tests::TestCluster;
+use integration_tests::{EmbeddedBroker, TestCluster};
 
 mod protocol;
 mod records;
@@ -40,20 +40,30 @@ fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(120),
     );
-    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    let (mut passed, mut failed, skipped) = (0, 0, 0);
     println!("integration suite against: {}", cluster.name());
+    let embedded = match &cluster {
+        TestCluster::Embedded => match EmbeddedBroker::start() {
+            Ok(b) => {
+                println!("embedded broker at {}", b.bootstrap());
+                Some(b)
+            }
+            Err(e) => {
+                println!("FAIL embedded broker did not start: {e}");
+                std::process::exit(1);
+            }
+        },
+        _ => None,
+    };
     for (name, f) in cases() {
         if !filter.is_empty() && !filter.iter().any(|p| name.contains(p.as_str())) {
             continue;
         }
         let bootstrap = match &cluster {
-            TestCluster::Embedded => {
-                println!(
-                    "SKIP {name}: the bundled broker is not implemented yet (set KAFKA_BOOTSTRAP_SERVERS or run scripts/integration)"
-                );
-                skipped += 1;
-                continue;
-            }
+            TestCluster::Embedded => embedded
+                .as_ref()
+                .map(EmbeddedBroker::bootstrap)
+                .unwrap_or_default(),
             TestCluster::ApacheKafka { bootstrap } | TestCluster::External { bootstrap } => {
                 bootstrap
                     .split(',')
@@ -89,5 +99,11 @@ fn main() {
         "integration suite ({}): {passed} passed, {failed} failed, {skipped} skipped",
         cluster.name()
     );
+    if let Some(b) = embedded {
+        if let Err(e) = b.shutdown() {
+            println!("embedded broker shutdown failed: {e}");
+            failed += 1;
+        }
+    }
     std::process::exit(if failed > 0 { 1 } else { 0 });
 }
