@@ -75,7 +75,7 @@ pub(crate) struct FetchPlan {
 
 /// Next epoch after `e` (wrapping past i32::MAX to 1, as Kafka).
 fn next_epoch(e: i32) -> i32 {
-    if e >= i32::MAX { 1 } else { e + 1 }
+    if e == i32::MAX { 1 } else { e + 1 }
 }
 
 /// The broker's fetch-session cache.

@@ -41,12 +41,12 @@
 //!
 //! # Design
 //!
-//! * [`server`](crate::server): one task reads a connection's frames, one handles them in
+//! * `server`: one task reads a connection's frames, one handles them in
 //!   order and writes responses in order.
-//! * [`metadata`](crate::metadata): topics and configs persisted in the data directory;
+//! * `metadata`: topics and configs persisted in the data directory;
 //!   readers use lock-free snapshots, each partition log has its own lock; log I/O runs on
 //!   blocking threads.
-//! * [`fetch_session`](crate::fetch_session): KIP-227 sessions; delayed fetches wait on the
+//! * `fetch_session`: KIP-227 sessions; delayed fetches wait on the
 //!   partitions they read and are woken by appends.
 //! * A background task runs each log's `maintain` (retention, compaction) every
 //!   `log.retention.check.interval.ms`.

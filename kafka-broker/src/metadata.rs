@@ -412,10 +412,10 @@ impl Metadata {
         self.persist_topics(&c)?;
         self.publish(c);
         for p in &t.partitions {
-            if let Some(l) = p.take_log() {
-                if let Err(e) = l.delete() {
-                    tracing::warn!(topic = name, partition = p.index, error = %e, "deleting partition log failed");
-                }
+            if let Some(l) = p.take_log()
+                && let Err(e) = l.delete()
+            {
+                tracing::warn!(topic = name, partition = p.index, error = %e, "deleting partition log failed");
             }
             p.wake();
         }
@@ -601,13 +601,13 @@ pub(crate) fn load_meta_properties(dir: &Path, node_id: i32) -> Result<String> {
                         path: path.clone(),
                         message: "no cluster.id".into(),
                     })?;
-            if let Some(stored) = props.get("node.id") {
-                if stored.trim() != node_id.to_string() {
-                    return Err(BrokerError::Config(format!(
-                        "node.id {node_id} does not match node.id {stored} stored in {}",
-                        path.display()
-                    )));
-                }
+            if let Some(stored) = props.get("node.id")
+                && stored.trim() != node_id.to_string()
+            {
+                return Err(BrokerError::Config(format!(
+                    "node.id {node_id} does not match node.id {stored} stored in {}",
+                    path.display()
+                )));
             }
             Ok(cluster)
         }

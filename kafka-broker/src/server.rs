@@ -51,7 +51,7 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 /// A request ready for the handler task.
 enum Job {
     /// Decoded request.
-    Request(RequestHeader, RequestKind),
+    Request(Box<(RequestHeader, RequestKind)>),
     /// A response already encoded (ApiVersions at an unknown version).
     Raw(Bytes),
 }
@@ -84,7 +84,7 @@ fn prepare(frame: Bytes) -> Result<Job, String> {
         None => return Err(format!("{api:?} is not supported by this broker")),
     }
     let (header, body) = decode_request(frame).map_err(|e| format!("{api:?} v{version}: {e}"))?;
-    Ok(Job::Request(header, body))
+    Ok(Job::Request(Box::new((header, body))))
 }
 
 async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
@@ -156,7 +156,7 @@ async fn handle_jobs(
                 }
                 continue;
             }
-            Job::Request(h, b) => (h, b),
+            Job::Request(hb) => *hb,
         };
         let api = body.api_key();
         let version = header.request_api_version;

@@ -58,10 +58,10 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
         f.sync_all().map_err(file_err(&tmp))?;
     }
     std::fs::rename(&tmp, path).map_err(file_err(path))?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+    if let Some(dir) = path.parent()
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
     }
     Ok(())
 }

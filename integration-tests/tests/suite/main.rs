@@ -99,11 +99,11 @@ fn main() {
         "integration suite ({}): {passed} passed, {failed} failed, {skipped} skipped",
         cluster.name()
     );
-    if let Some(b) = embedded {
-        if let Err(e) = b.shutdown() {
-            println!("embedded broker shutdown failed: {e}");
-            failed += 1;
-        }
+    if let Some(b) = embedded
+        && let Err(e) = b.shutdown()
+    {
+        println!("embedded broker shutdown failed: {e}");
+        failed += 1;
     }
     std::process::exit(if failed > 0 { 1 } else { 0 });
 }

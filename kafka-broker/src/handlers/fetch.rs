@@ -2,7 +2,7 @@
 //!
 //! * v4+: isolation level (read_committed is served like read_uncommitted until transactions
 //!   exist: no aborted transactions, last stable offset = high watermark), last stable offset;
-//!   v5+: log start offset; v7+: fetch sessions (KIP-227, see [`crate::fetch_session`]);
+//!   v5+: log start offset; v7+: fetch sessions (KIP-227, see `crate::fetch_session`);
 //!   v11+: rack id (ignored; preferred read replica always -1); v12+: flexible, tagged
 //!   diverging epoch / current leader (left unset); v13+: topics by id (UNKNOWN_TOPIC_ID).
 //! * `max_bytes` bounds the response and `partition_max_bytes` each partition, except that
@@ -27,6 +27,9 @@ use crate::handlers::check_leader_epoch;
 use crate::metadata::{Catalog, Partition};
 use crate::state::{Shared, blocking};
 use crate::util::random_u64;
+
+/// A partition of the plan with what it resolved to.
+type Target = (FetchKey, FetchParams, Result<Arc<Partition>, ErrorCode>);
 
 fn resolve(catalog: &Catalog, key: &FetchKey, by_id: bool) -> Result<Arc<Partition>, ErrorCode> {
     let topic = if by_id {
@@ -62,7 +65,7 @@ fn error_data(index: i32, code: ErrorCode) -> PartitionData {
 
 /// Reads every partition of the plan once. Returns the data and the bytes read.
 fn read_all(
-    targets: &[(FetchKey, FetchParams, Result<Arc<Partition>, ErrorCode>)],
+    targets: &[Target],
     max_bytes: usize,
     read_committed: bool,
 ) -> (Vec<PartitionData>, usize, bool) {
@@ -173,7 +176,7 @@ pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: FetchRequest) -> 
     };
 
     let catalog = s.metadata.snapshot();
-    let targets: Arc<Vec<(FetchKey, FetchParams, Result<Arc<Partition>, ErrorCode>)>> = Arc::new(
+    let targets: Arc<Vec<Target>> = Arc::new(
         plan.partitions
             .iter()
             .map(|(k, p)| (k.clone(), *p, resolve(&catalog, k, by_id)))

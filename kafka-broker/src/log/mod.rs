@@ -228,21 +228,19 @@ impl PartitionLog {
             return Err(LogError::Corrupt("no batches".into()));
         }
         // idempotent duplicate of the last batch of this producer
-        if parsed.len() == 1 {
-            let b = &parsed[0];
-            if b.producer_id() >= 0 {
-                if let Some(&(e, seq, base, last)) = self.producers.get(&b.producer_id()) {
-                    if e == b.producer_epoch() && seq == b.base_sequence() {
-                        return Ok(AppendOutcome {
-                            base_offset: base,
-                            last_offset: last,
-                            log_append_time: -1,
-                            log_start_offset: self.start,
-                            duplicate: true,
-                        });
-                    }
-                }
-            }
+        if let [b] = parsed.as_slice()
+            && b.producer_id() >= 0
+            && let Some(&(e, seq, base, last)) = self.producers.get(&b.producer_id())
+            && e == b.producer_epoch()
+            && seq == b.base_sequence()
+        {
+            return Ok(AppendOutcome {
+                base_offset: base,
+                last_offset: last,
+                log_append_time: -1,
+                log_start_offset: self.start,
+                duplicate: true,
+            });
         }
         let base_offset = self.end;
         let log_append_time = match self.config.timestamp_type {
