@@ -89,6 +89,22 @@ pub struct Broker;
 
 impl Broker {
     /// A builder with Kafka's defaults, listening on `127.0.0.1:9092`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), kafka_broker::BrokerError> {
+    /// let dir = tempfile::tempdir()?;
+    /// let broker = kafka_broker::Broker::builder()
+    ///     .data_dir(dir.path()) // durable: topics survive a restart on the same dir
+    ///     .listener("127.0.0.1:0")
+    ///     .config_properties([("log.retention.hours", "1"), ("num.partitions", "2")])
+    ///     .start()
+    ///     .await?;
+    /// assert!(broker.addr().port() > 0);
+    /// broker.shutdown().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn builder() -> BrokerBuilder {
         BrokerBuilder::default()
     }
