@@ -91,7 +91,8 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
     tracing::debug!(%peer, "connection opened");
     let (mut rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::channel::<Job>(32);
+    // A few requests read ahead at most (Kafka reads none ahead): bounds memory per connection.
+    let (tx, rx) = mpsc::channel::<Job>(4);
     let (closed_tx, mut closed_rx) = watch::channel(false);
     let handler = tokio::spawn(handle_jobs(rx, wr, shared.clone(), peer, closed_tx));
     let mut shutdown = shared.shutdown.clone();
