@@ -10,7 +10,9 @@ pub enum BrokerError {
     #[error("invalid configuration: {0}")]
     Config(String),
     /// A configuration key this broker does not know.
-    #[error("unknown configuration key `{0}`: not a broker key this broker supports (the supported and the accepted-but-ignored keys are listed in the docs of `kafka_broker::config`)")]
+    #[error(
+        "unknown configuration key `{0}`: not a broker key this broker supports (the supported and the accepted-but-ignored keys are listed in the docs of `kafka_broker::config`)"
+    )]
     UnknownConfigKey(String),
     /// Binding or using a socket failed.
     #[error("network: {0}")]

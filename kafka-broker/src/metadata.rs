@@ -17,7 +17,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use kafka_protocol::{ErrorCode, Uuid};
 use serde::{Deserialize, Serialize};
@@ -36,7 +36,8 @@ pub(crate) struct Partition {
     pub(crate) topic: String,
     pub(crate) index: i32,
     log: Mutex<Option<PartitionLog>>,
-    watchers: Mutex<Vec<Arc<Notify>>>,
+    /// Delayed fetches waiting on this partition (weak: a finished fetch leaves nothing).
+    watchers: Mutex<Vec<Weak<Notify>>>,
 }
 
 impl Partition {
@@ -49,8 +50,10 @@ impl Partition {
     /// Registers a delayed fetch to be woken by the next append.
     pub(crate) fn watch(&self, n: &Arc<Notify>) {
         if let Ok(mut w) = self.watchers.lock() {
-            w.retain(|x| Arc::strong_count(x) > 1);
-            w.push(n.clone());
+            w.retain(|x| x.strong_count() > 0);
+            if !w.iter().any(|x| std::ptr::eq(x.as_ptr(), Arc::as_ptr(n))) {
+                w.push(Arc::downgrade(n));
+            }
         }
     }
 
@@ -60,7 +63,7 @@ impl Partition {
             Ok(mut w) => std::mem::take(&mut *w),
             Err(_) => return,
         };
-        for w in ws {
+        for w in ws.iter().filter_map(Weak::upgrade) {
             w.notify_one();
         }
     }
@@ -627,6 +630,23 @@ pub(crate) fn load_meta_properties(dir: &Path, node_id: i32) -> Result<String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn finished_fetches_leave_no_watchers() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = Metadata::open(dir.path(), BTreeMap::new()).unwrap();
+        let t = md.create_topic("w", 2, BTreeMap::new(), false).unwrap();
+        for _ in 0..100 {
+            let n = Arc::new(Notify::new());
+            t.partitions[0].watch(&n);
+            t.partitions[1].watch(&n);
+            t.partitions[1].watch(&n);
+        }
+        let n = Arc::new(Notify::new());
+        t.partitions[0].watch(&n);
+        assert_eq!(t.partitions[0].watchers.lock().unwrap().len(), 1);
+        assert_eq!(t.partitions[1].watchers.lock().unwrap().len(), 1);
+    }
 
     #[test]
     fn topic_names() {
