@@ -10,10 +10,14 @@
 #         go                              franz-go program built to peers-bin/franz-go-peer
 #         java                            kafka-clients program built to peers-java/
 #   scripts/peers.sh run --bootstrap HOST:PORT [--peers a,b,c] [--records N] [--out FILE]
+#                        [--expect-fail case1,peer/case2,...]
 #       Runs each (installed) peer with unique topic/group names, prints one JSON
 #       line per case to FILE (default target/peers/results.jsonl) and a table
 #       peer x case -> pass/FAIL/skip. Exits non-zero if any case failed, or if an
-#       explicitly requested peer is not installed.
+#       explicitly requested peer is not installed. Cases named by --expect-fail
+#       (for every peer, or peer/case for one) are known-missing features: their
+#       failures show as `xfail` and are listed, but do not fail the run; if one
+#       passes it shows as `XPASS` (also not a failure) so the list can be trimmed.
 #   scripts/peers.sh list
 #       Lists peers and whether each is installed.
 #
@@ -195,12 +199,15 @@ cmd_run() {
     log "$p finished rc=$rc in $((SECONDS - t0))s"
   done
   local table_rc=0
-  python3 - "$out" <<'PY' || table_rc=$?
-import json, sys
+  EXPECT_FAIL="$EXPECT_FAIL" python3 - "$out" <<'PY' || table_rc=$?
+import json, os, sys
+expect = [x.strip() for x in os.environ.get("EXPECT_FAIL", "").split(",") if x.strip()]
+def expected(p, c):
+    return c in expect or ("%s/%s" % (p, c)) in expect
 ORDER = ["installed", "metadata", "create_topic", "produce", "consume", "group_consume",
          "committed_offset", "group_consume_kip848", "delete_topic", "exit"]
 rows, cases, peers = {}, [], []
-fails, skips = [], 0
+fails, skips, xfails, xpasses = [], 0, [], []
 for line in open(sys.argv[1]):
     try:
         r = json.loads(line)
@@ -212,8 +219,15 @@ for line in open(sys.argv[1]):
     skipped = bool(r.get("skipped") and r.get("ok"))
     skips += skipped
     mark = "skip" if skipped else ("pass" if r.get("ok") else "FAIL")
+    if expected(p, c):
+        if r.get("ok") and not skipped:
+            mark = "XPASS"
+            xpasses.append("%s/%s" % (p, c))
+        elif not r.get("ok"):
+            mark = "xfail"
+            xfails.append("%s/%s: %s" % (p, c, r.get("detail", "")))
     rows.setdefault(p, {})[c] = mark
-    if not r.get("ok"):
+    if not r.get("ok") and not expected(p, c):
         fails.append("%s/%s: %s" % (p, c, r.get("detail", "")))
 if not peers:
     print("no results"); sys.exit(1)
@@ -226,7 +240,14 @@ for p in peers:
 total = sum(len(v) for v in rows.values())
 for f in fails:
     print("FAIL " + f)
-print("\npeers: %d passed, %d failed, %d skipped" % (total - len(fails) - skips, len(fails), skips))
+if xfails:
+    print("\nKNOWN-MISSING (expected to fail, --expect-fail %s):" % ",".join(expect))
+    for f in xfails:
+        print("  xfail " + f[:300])
+for x in xpasses:
+    print("XPASS %s: listed in --expect-fail but passed; remove it from the list" % x)
+passed = total - len(fails) - skips - len(xfails)
+print("\npeers: %d passed, %d failed, %d skipped, %d expected failures" % (passed, len(fails), skips, len(xfails)))
 sys.exit(1 if fails else 0)
 PY
   ((missing == 0 && table_rc == 0))
@@ -238,7 +259,7 @@ main() {
   local cmd="${1:-}"
   [[ -n "$cmd" ]] || { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
   shift
-  BOOTSTRAP="" RECORDS=100 OUT="" EXPLICIT_PEERS=0
+  BOOTSTRAP="" RECORDS=100 OUT="" EXPLICIT_PEERS=0 EXPECT_FAIL=""
   PEERS=("${ALL_PEERS[@]}")
   while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -246,6 +267,7 @@ main() {
       --peers) IFS=, read -r -a PEERS <<<"$2"; EXPLICIT_PEERS=1; shift 2 ;;
       --records) RECORDS="$2"; shift 2 ;;
       --out) OUT="$2"; shift 2 ;;
+      --expect-fail) EXPECT_FAIL="$2"; shift 2 ;;
       *) die "unknown argument: $1" ;;
     esac
   done

@@ -6,8 +6,8 @@
 //!
 //! - `KAFKA_BOOTSTRAP_SERVERS=host:port` — an existing cluster ([`TestCluster::External`]);
 //!   `scripts/integration` starts real Apache Kafka 4.x from Maven Central jars and sets it.
-//! - otherwise the bundled broker in-process ([`TestCluster::Embedded`]). The broker has not
-//!   landed yet, so such tests print why they are skipped and return; they never fake a pass.
+//! - otherwise the bundled broker in-process ([`TestCluster::Embedded`]): `kafka-broker` on a
+//!   free loopback port with a temporary data directory ([`EmbeddedBroker`]).
 //!
 //! ```no_run
 //! use integration_tests::TestCluster;
@@ -65,18 +65,77 @@ impl TestCluster {
     }
 
     /// The first bootstrap address, or `None` after printing why `test` is skipped on this
-    /// cluster (the embedded broker has not landed yet).
+    /// cluster. For [`TestCluster::Embedded`] one broker is started per process on first use
+    /// and shared (it lives until the process exits).
     pub fn bootstrap_or_skip(&self, test: &str) -> Option<String> {
         match self {
             TestCluster::Embedded => {
-                println!(
-                    "SKIP {test}: the bundled broker is not implemented yet; set KAFKA_BOOTSTRAP_SERVERS or run scripts/integration"
-                );
-                None
+                static SHARED: std::sync::OnceLock<Result<EmbeddedBroker, String>> =
+                    std::sync::OnceLock::new();
+                match SHARED.get_or_init(|| EmbeddedBroker::start().map_err(|e| e.to_string())) {
+                    Ok(b) => Some(b.bootstrap()),
+                    Err(e) => {
+                        println!("SKIP {test}: the embedded broker did not start: {e}");
+                        None
+                    }
+                }
             }
             TestCluster::ApacheKafka { bootstrap } | TestCluster::External { bootstrap } => {
                 bootstrap.split(',').next().map(|s| s.trim().to_string())
             }
+        }
+    }
+}
+
+/// The bundled broker running in-process on its own Tokio runtime: a free loopback port and
+/// a temporary data directory, removed when it is shut down or dropped.
+#[derive(Debug)]
+pub struct EmbeddedBroker {
+    runtime: tokio::runtime::Runtime,
+    handle: Option<kafka_broker::BrokerHandle>,
+    bootstrap: String,
+}
+
+impl EmbeddedBroker {
+    /// Starts the broker (`127.0.0.1:0`, temporary data dir, topics auto-created).
+    pub fn start() -> Result<EmbeddedBroker, kafka_broker::BrokerError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("embedded-broker")
+            .enable_all()
+            .build()?;
+        let handle = runtime.block_on(
+            kafka_broker::Broker::builder()
+                .listener("127.0.0.1:0")
+                .auto_create_topics(true)
+                .start(),
+        )?;
+        let bootstrap = handle.bootstrap();
+        Ok(EmbeddedBroker {
+            runtime,
+            handle: Some(handle),
+            bootstrap,
+        })
+    }
+
+    /// Its bootstrap address.
+    pub fn bootstrap(&self) -> String {
+        self.bootstrap.clone()
+    }
+
+    /// Graceful shutdown (also done on drop).
+    pub fn shutdown(mut self) -> Result<(), kafka_broker::BrokerError> {
+        match self.handle.take() {
+            Some(h) => self.runtime.block_on(h.shutdown()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for EmbeddedBroker {
+    fn drop(&mut self) {
+        if let Some(h) = self.handle.take() {
+            let _ = self.runtime.block_on(h.shutdown());
         }
     }
 }

@@ -1,6 +1,10 @@
 //! The integration suite: one list of cases, run against the cluster chosen by
-//! [`TestCluster::from_env`]. A custom runner (not libtest) so that cases the chosen cluster
-//! cannot run are reported as skipped, never counted as passed, and every case has a deadline.
+//! [`TestCluster::from_env`] (the bundled broker in-process by default). A custom runner (not
+//! libtest) so that cases the chosen cluster cannot run are reported as skipped, never counted as
+//! passed, and every case has a deadline.
+//!
+//! A case that needs an API the cluster may not serve calls [`require_api`] first: when the
+//! broker does not advertise it the case is skipped with the reason printed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -8,7 +12,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use integration_tests::TestCluster;
+use integration_tests::{EmbeddedBroker, TestCluster};
+use kafka_protocol::messages::ApiKey;
 
 mod client;
 mod protocol;
@@ -23,6 +28,17 @@ pub(crate) struct Ctx {
 
 pub(crate) type Case = (&'static str, fn(&Ctx));
 
+/// Panic payload that marks a case as skipped (see [`require_api`]).
+pub(crate) struct Skip(pub(crate) String);
+
+/// Skips the calling case (with the reason printed) unless the cluster advertises `api`.
+pub(crate) fn require_api(ctx: &Ctx, api: ApiKey) {
+    let c = integration_tests::wire::Connection::connect(&ctx.bootstrap).expect("connect");
+    if c.negotiated(api).is_none() {
+        std::panic::panic_any(Skip(format!("the cluster does not serve {api:?}")));
+    }
+}
+
 fn cases() -> Vec<Case> {
     let mut v: Vec<Case> = Vec::new();
     v.extend_from_slice(protocol::CASES);
@@ -30,6 +46,12 @@ fn cases() -> Vec<Case> {
     v.extend_from_slice(security::CASES);
     v.extend_from_slice(client::CASES);
     v
+}
+
+enum Outcome {
+    Pass,
+    Fail,
+    Skip(String),
 }
 
 fn main() {
@@ -46,10 +68,34 @@ fn main() {
     );
     let (mut passed, mut failed, mut skipped) = (0, 0, 0);
     println!("integration suite against: {}", cluster.name());
-    for (name, f) in cases() {
-        if !filter.is_empty() && !filter.iter().any(|p| name.contains(p.as_str())) {
-            continue;
+    // keep Skip payloads out of the panic output
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if info.payload().downcast_ref::<Skip>().is_none() {
+            default_hook(info);
         }
+    }));
+    let selected: Vec<Case> = cases()
+        .into_iter()
+        .filter(|(name, _)| filter.is_empty() || filter.iter().any(|p| name.contains(p.as_str())))
+        .collect();
+    let needs_main = selected
+        .iter()
+        .any(|(name, _)| !name.starts_with("security::"));
+    let embedded = match &cluster {
+        TestCluster::Embedded if needs_main => match EmbeddedBroker::start() {
+            Ok(b) => {
+                println!("embedded broker at {}", b.bootstrap());
+                Some(b)
+            }
+            Err(e) => {
+                println!("FAIL embedded broker did not start: {e}");
+                std::process::exit(1);
+            }
+        },
+        _ => None,
+    };
+    for (name, f) in selected {
         let bootstrap = if name.starts_with("security::") {
             // TLS/SASL cases need the sasl-ssl Apache Kafka, whatever the main cluster is.
             match security::bootstrap() {
@@ -65,13 +111,10 @@ fn main() {
             }
         } else {
             match &cluster {
-                TestCluster::Embedded => {
-                    println!(
-                        "SKIP {name}: the bundled broker is not implemented yet (set KAFKA_BOOTSTRAP_SERVERS or run scripts/integration)"
-                    );
-                    skipped += 1;
-                    continue;
-                }
+                TestCluster::Embedded => embedded
+                    .as_ref()
+                    .map(EmbeddedBroker::bootstrap)
+                    .unwrap_or_default(),
                 TestCluster::ApacheKafka { bootstrap } | TestCluster::External { bootstrap } => {
                     bootstrap
                         .split(',')
@@ -87,14 +130,25 @@ fn main() {
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let r = std::panic::catch_unwind(AssertUnwindSafe(|| f(&ctx)));
-            let _ = tx.send(r.is_ok());
+            let outcome = match r {
+                Ok(()) => Outcome::Pass,
+                Err(payload) => match payload.downcast::<Skip>() {
+                    Ok(skip) => Outcome::Skip(skip.0),
+                    Err(_) => Outcome::Fail,
+                },
+            };
+            let _ = tx.send(outcome);
         });
         match rx.recv_timeout(deadline) {
-            Ok(true) => {
+            Ok(Outcome::Pass) => {
                 println!("PASS {name} ({:.1}s)", started.elapsed().as_secs_f64());
                 passed += 1;
             }
-            Ok(false) => {
+            Ok(Outcome::Skip(why)) => {
+                println!("SKIP {name}: {why}");
+                skipped += 1;
+            }
+            Ok(Outcome::Fail) => {
                 println!("FAIL {name}");
                 failed += 1;
             }
@@ -103,6 +157,12 @@ fn main() {
                 failed += 1;
             }
         }
+    }
+    if let Some(b) = embedded
+        && let Err(e) = b.shutdown()
+    {
+        println!("FAIL embedded broker shutdown: {e}");
+        failed += 1;
     }
     println!(
         "integration suite ({}): {passed} passed, {failed} failed, {skipped} skipped",

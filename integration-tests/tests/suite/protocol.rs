@@ -219,7 +219,7 @@ fn every_advertised_api_and_version_round_trips(ctx: &Ctx) {
         .collect();
     apis.sort();
     drop(first);
-    let (mut ok, mut closed, mut failures) = (0, Vec::new(), Vec::new());
+    let (mut ok, mut closed, mut failures, mut attempted) = (0, Vec::new(), Vec::new(), 0);
     for api in apis {
         let mut c = Connection::connect(&bootstrap).expect("connect");
         let Some(range) = c.common_range(api) else {
@@ -231,6 +231,7 @@ fn every_advertised_api_and_version_round_trips(ctx: &Ctx) {
                 // from a client unanswered. Our v4 encoding is checked against Java's bytes.
                 continue;
             }
+            attempted += 1;
             let Some(body) = harmless_default(api, v) else {
                 failures.push(format!("{api:?}: no default body"));
                 break;
@@ -255,7 +256,10 @@ fn every_advertised_api_and_version_round_trips(ctx: &Ctx) {
         "round-tripped {ok} (api, version) pairs; closed by the broker as expected: {closed:?}"
     );
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
-    assert!(ok > 200, "only {ok} pairs answered");
+    // Every pair was answered (or closed where that is allowed); a broker serving only the core
+    // APIs (the bundled one) answers about a hundred pairs, Apache Kafka over two hundred.
+    assert_eq!(ok + closed.len(), attempted, "some pairs were not answered");
+    assert!(ok > 90, "only {ok} pairs answered");
 }
 
 fn create_topic_then_metadata_shows_it(ctx: &Ctx) {

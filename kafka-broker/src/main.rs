@@ -1,0 +1,116 @@
+//! `kafka-broker`: the bundled single-node Kafka broker.
+//!
+//! ```text
+//! kafka-broker [--config server.properties] [--override key=value]...
+//! ```
+//!
+//! Prints `listening on HOST:PORT` on stdout once it accepts connections; SIGTERM or Ctrl-C
+//! shut it down gracefully. Logs go to stderr (`RUST_LOG` filters, default `info`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use kafka_broker::{Broker, BrokerConfig, BrokerError};
+
+/// The bundled single-node Kafka broker.
+#[derive(Parser, Debug)]
+#[command(name = "kafka-broker", version, about)]
+struct Args {
+    /// A Kafka `server.properties` file. Unknown keys are rejected (a few Kafka keys that mean
+    /// nothing on one node are accepted with a log line).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// `key=value`, applied after the file; repeatable.
+    #[arg(long = "override", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+fn load(args: &Args) -> Result<BrokerConfig, BrokerError> {
+    let mut props = match &args.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|source| BrokerError::File {
+                path: p.clone(),
+                source,
+            })?;
+            kafka_broker::config::parse_properties(&text)?
+        }
+        None => BTreeMap::new(),
+    };
+    for o in &args.overrides {
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| BrokerError::Config(format!("--override `{o}` is not key=value")))?;
+        props.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    let (config, notes) = BrokerConfig::from_properties(&props)?;
+    for n in notes {
+        tracing::info!("config: {n}");
+    }
+    Ok(config)
+}
+
+async fn run(args: Args) -> Result<(), BrokerError> {
+    let config = load(&args)?;
+    let broker = Broker::builder().config(config).start().await?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {}", broker.addr());
+        let _ = out.flush();
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    broker.shutdown().await
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kafka-broker: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kafka-broker: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
