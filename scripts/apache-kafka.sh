@@ -83,7 +83,13 @@ fetch_version() {
   mkdir -p "$tmp"
   mvn_log="$CACHE/apache-kafka-$v/fetch.log"
   log "resolving kafka $v jars from Maven Central (log: $mvn_log)"
-  local mvn_args=(-B -q -f "$POM" "-Dkafka.version=$v"
+  local pom="$POM" needs=("kafka_2.13-$v.jar" "kafka-server-$v.jar" "kafka-clients-$v.jar" "kafka-storage-$v.jar")
+  if [[ "$v" == 2.* ]]; then
+    # Kafka 2.8+ (KRaft early access): one core jar, log4j 1
+    pom="$REPO_ROOT/tools/apache-kafka/pom-2x.xml"
+    needs=("kafka_2.13-$v.jar" "kafka-clients-$v.jar")
+  fi
+  local mvn_args=(-B -q -f "$pom" "-Dkafka.version=$v"
     dependency:copy-dependencies "-DoutputDirectory=$tmp" -DincludeScope=runtime)
   [[ -n "${KAFKA_SUITE_M2:-}" ]] && mvn_args+=("-Dmaven.repo.local=$KAFKA_SUITE_M2")
   if ! timeout 900 mvn "${mvn_args[@]}" >"$mvn_log" 2>&1; then
@@ -92,7 +98,7 @@ fetch_version() {
     return 1
   fi
   local need
-  for need in "kafka_2.13-$v.jar" "kafka-server-$v.jar" "kafka-clients-$v.jar" "kafka-storage-$v.jar"; do
+  for need in "${needs[@]}"; do
     [[ -f "$tmp/$need" ]] || { rm -rf "$tmp"; log "missing $need after resolve"; return 1; }
   done
   (cd "$tmp" && find . -maxdepth 1 -name '*.jar' -printf '%f\n' | sort >.complete)
@@ -174,6 +180,13 @@ EOF
   if [[ "$SECURITY" == sasl-ssl ]]; then
     write_security_config >>"$DIR/server.properties"
   fi
+  # log4j 1 configuration for Kafka 2.x, which does not read log4j2.properties
+  cat >"$DIR/log4j.properties" <<'EOF'
+log4j.rootLogger=INFO, stdout
+log4j.appender.stdout=org.apache.log4j.ConsoleAppender
+log4j.appender.stdout.layout=org.apache.log4j.PatternLayout
+log4j.appender.stdout.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
   cat >"$DIR/log4j2.properties" <<'EOF'
 status = warn
 appender.stdout.type = Console
@@ -350,7 +363,7 @@ launch_once() {
   cluster_id="$(python3 "$PROBE" cluster-id)"
   log "formatting $DIR/data (kafka $version, cluster $cluster_id)"
   if ! timeout 120 "$JAVA" -Xmx256m -cp "$libs/*" \
-      "-Dlog4j2.configurationFile=$DIR/log4j2.properties" \
+      "-Dlog4j2.configurationFile=$DIR/log4j2.properties" "-Dlog4j.configuration=file:$DIR/log4j.properties" \
       kafka.tools.StorageTool format --config "$DIR/server.properties" \
       --cluster-id "$cluster_id" "${format_extra[@]}" >"$DIR/format.log" 2>&1; then
     cat "$DIR/format.log" >&2
@@ -364,7 +377,7 @@ launch_once() {
   # shellcheck disable=SC2086,SC2016
   setsid bash -c 'echo $$ >"$1/kafka.pid"; shift; exec "$@"' _ "$DIR" \
     "$JAVA" $HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
-    "-Dlog4j2.configurationFile=$DIR/log4j2.properties" \
+    "-Dlog4j2.configurationFile=$DIR/log4j2.properties" "-Dlog4j.configuration=file:$DIR/log4j.properties" \
     "-Dkafka.logs.dir=$DIR" \
     -cp "$libs/*" kafka.Kafka "$DIR/server.properties" \
     </dev/null >"$DIR/server.log" 2>&1 &

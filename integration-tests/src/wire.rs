@@ -57,9 +57,27 @@ impl Connection {
             client_software_version: env!("CARGO_PKG_VERSION").into(),
             ..Default::default()
         };
-        let resp = c.send_at(req.into(), v)?;
-        let ResponseKind::ApiVersions(r) = resp else {
-            return Err(WireError::Unexpected("ApiVersions".into()));
+        // A broker that does not know our ApiVersions version answers UNSUPPORTED_VERSION in
+        // the v0 layout, listing what it supports; then ask again at its highest version.
+        let frame = c.send_frame(RequestKind::from(req.clone()), v)?;
+        let r = match decode_response(frame.clone(), ApiKey::ApiVersions, v) {
+            Ok((_, ResponseKind::ApiVersions(r))) if r.error_code == 0 => r,
+            _ => {
+                let (_, old) = decode_response(frame, ApiKey::ApiVersions, 0)?;
+                let ResponseKind::ApiVersions(old) = old else {
+                    return Err(WireError::Unexpected("ApiVersions".into()));
+                };
+                let theirs = old
+                    .api_keys
+                    .iter()
+                    .find(|k| k.api_key == ApiKey::ApiVersions.key())
+                    .map(|k| k.max_version.min(v))
+                    .unwrap_or(0);
+                match c.send_at(req.into(), theirs)? {
+                    ResponseKind::ApiVersions(r) => r,
+                    _ => return Err(WireError::Unexpected("ApiVersions".into())),
+                }
+            }
         };
         for k in r.api_keys {
             c.versions.insert(
@@ -115,6 +133,20 @@ impl Connection {
 
     /// Sends any request body at `version` and decodes the response.
     pub fn send_at(&mut self, body: RequestKind, version: i16) -> Result<ResponseKind, WireError> {
+        let api = body.api_key();
+        let frame = self.send_frame(body, version)?;
+        let (h, resp) = decode_response(frame, api, version)?;
+        if h.correlation_id != self.correlation {
+            return Err(WireError::Unexpected(format!(
+                "correlation id {} for request {}",
+                h.correlation_id, self.correlation
+            )));
+        }
+        Ok(resp)
+    }
+
+    /// Sends a request body at `version` and returns the raw response frame.
+    fn send_frame(&mut self, body: RequestKind, version: i16) -> Result<Bytes, WireError> {
         self.correlation += 1;
         let api = body.api_key();
         let header = RequestHeader {
@@ -127,15 +159,7 @@ impl Connection {
         let mut out = BytesMut::new();
         encode_request(&mut out, &header, &body)?;
         self.stream.write_all(&out)?;
-        let frame = self.read_frame()?;
-        let (h, resp) = decode_response(frame, api, version)?;
-        if h.correlation_id != self.correlation {
-            return Err(WireError::Unexpected(format!(
-                "correlation id {} for request {}",
-                h.correlation_id, self.correlation
-            )));
-        }
-        Ok(resp)
+        self.read_frame()
     }
 
     fn read_frame(&mut self) -> Result<Bytes, WireError> {
