@@ -43,9 +43,7 @@ impl AdminConfig {
     /// With only bootstrap servers set (`host:port[,host:port…]`).
     pub fn bootstrap(servers: impl Into<String>) -> Result<AdminConfig> {
         Ok(AdminConfig {
-            client: ClientConfig::builder()
-                .bootstrap_servers(servers)
-                .build()?,
+            client: ClientConfig::builder().bootstrap_servers(servers).build()?,
         })
     }
 

@@ -4,7 +4,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_client::Target;
 use kafka_protocol::VersionRange;
-use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, DescribeClusterRequest, MetadataRequest};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, DescribeClusterRequest, MetadataRequest,
+};
 use tokio::time::Instant;
 
 use crate::client::AdminClient;

@@ -192,7 +192,9 @@ impl AlterConfigOp {
 }
 
 /// Groups resources by the broker that must serve them (None: any broker).
-fn by_node<T>(items: BTreeMap<ConfigResource, T>) -> BTreeMap<Option<i32>, Vec<(ConfigResource, T)>> {
+fn by_node<T>(
+    items: BTreeMap<ConfigResource, T>,
+) -> BTreeMap<Option<i32>, Vec<(ConfigResource, T)>> {
     let mut m: BTreeMap<Option<i32>, Vec<(ConfigResource, T)>> = BTreeMap::new();
     for (r, v) in items {
         m.entry(r.node()).or_default().push((r, v));
@@ -355,7 +357,14 @@ impl AdminClient {
                     self.send(target(node), &req, deadline).await.map(|r| {
                         r.responses
                             .into_iter()
-                            .map(|x| (x.resource_type, x.resource_name, x.error_code, x.error_message))
+                            .map(|x| {
+                                (
+                                    x.resource_type,
+                                    x.resource_name,
+                                    x.error_code,
+                                    x.error_message,
+                                )
+                            })
                             .collect()
                     }),
                     items.into_iter().map(|(r, _)| r),
@@ -410,7 +419,14 @@ impl AdminClient {
                     self.send(target(node), &req, deadline).await.map(|r| {
                         r.responses
                             .into_iter()
-                            .map(|x| (x.resource_type, x.resource_name, x.error_code, x.error_message))
+                            .map(|x| {
+                                (
+                                    x.resource_type,
+                                    x.resource_name,
+                                    x.error_code,
+                                    x.error_message,
+                                )
+                            })
                             .collect()
                     }),
                     items.into_iter().map(|(r, _)| r),

@@ -215,7 +215,9 @@ pub fn decode_consumer_assignment(bytes: &[u8]) -> Result<BTreeSet<TopicPartitio
     }
     let mut buf = Bytes::copy_from_slice(bytes);
     if buf.remaining() < 2 {
-        return Err(AdminError::Malformed("assignment shorter than its version".into()));
+        return Err(AdminError::Malformed(
+            "assignment shorter than its version".into(),
+        ));
     }
     let version = buf.get_i16();
     let v = version.clamp(0, ConsumerProtocolAssignment::VERSIONS.max);
@@ -322,8 +324,16 @@ impl AdminClient {
             let deadline = Instant::now() + t;
             let v = self.version_of(ApiKey::ListGroups).await.unwrap_or(0);
             let req = ListGroupsRequest {
-                states_filter: if v >= 4 { opts.states.clone() } else { Vec::new() },
-                types_filter: if v >= 5 { opts.types.clone() } else { Vec::new() },
+                states_filter: if v >= 4 {
+                    opts.states.clone()
+                } else {
+                    Vec::new()
+                },
+                types_filter: if v >= 5 {
+                    opts.types.clone()
+                } else {
+                    Vec::new()
+                },
                 ..Default::default()
             };
             let mut groups = BTreeMap::new();
@@ -407,12 +417,15 @@ impl AdminClient {
                             .into_iter()
                             .map(|g| {
                                 let id = g.group_id.clone();
-                                let r = check(g.error_code, g.error_message.clone())
-                                    .and_then(|()| {
+                                let r =
+                                    check(g.error_code, g.error_message.clone()).and_then(|()| {
                                         if g.group_state == "Dead" {
                                             return Err(AdminError::from_code(
                                                 ErrorCode::GroupIdNotFound,
-                                                Some(format!("group {} does not exist", g.group_id)),
+                                                Some(format!(
+                                                    "group {} does not exist",
+                                                    g.group_id
+                                                )),
                                             ));
                                         }
                                         let consumer = g.protocol_type == "consumer"
@@ -556,7 +569,9 @@ impl AdminClient {
         self.within("ShareGroupDescribe", t, async {
             let deadline = Instant::now() + t;
             if !self.supports(ApiKey::ShareGroupDescribe).await {
-                return Err(AdminError::Unsupported("ShareGroupDescribe (KIP-932)".into()));
+                return Err(AdminError::Unsupported(
+                    "ShareGroupDescribe (KIP-932)".into(),
+                ));
             }
             let mut per_group = self
                 .by_coordinator(
@@ -854,7 +869,10 @@ impl AdminClient {
                                     {
                                         retriable = Some(e.clone());
                                     }
-                                    m.insert(TopicPartition::new(tpc.name.clone(), p.partition_index), r);
+                                    m.insert(
+                                        TopicPartition::new(tpc.name.clone(), p.partition_index),
+                                        r,
+                                    );
                                 }
                             }
                             // a coordinator-level retriable code on any partition retries all
@@ -921,7 +939,10 @@ impl AdminClient {
                                 for tpc in resp.topics {
                                     for p in tpc.partitions {
                                         m.insert(
-                                            TopicPartition::new(tpc.name.clone(), p.partition_index),
+                                            TopicPartition::new(
+                                                tpc.name.clone(),
+                                                p.partition_index,
+                                            ),
                                             check(p.error_code, None),
                                         );
                                     }
@@ -959,7 +980,10 @@ impl AdminClient {
             let identities: Vec<MemberIdentity> = match members {
                 MembersToRemove::All => {
                     let d = self
-                        .describe_consumer_groups([group], DescribeGroupsOptions::default().timeout(t))
+                        .describe_consumer_groups(
+                            [group],
+                            DescribeGroupsOptions::default().timeout(t),
+                        )
                         .await?;
                     let g = d
                         .per_group
@@ -969,7 +993,11 @@ impl AdminClient {
                     g.members
                         .into_iter()
                         .map(|m| MemberIdentity {
-                            member_id: if m.group_instance_id.is_some() { String::new() } else { m.member_id },
+                            member_id: if m.group_instance_id.is_some() {
+                                String::new()
+                            } else {
+                                m.member_id
+                            },
                             group_instance_id: m.group_instance_id,
                             reason: Some("removed by admin".into()),
                             ..Default::default()
@@ -1042,7 +1070,10 @@ impl AdminClient {
         self.within("Lag", t, async {
             let deadline = Instant::now() + t;
             let mut r = self
-                .list_consumer_group_offsets([(group.to_string(), None)], crate::Options::default().timeout(t))
+                .list_consumer_group_offsets(
+                    [(group.to_string(), None)],
+                    crate::Options::default().timeout(t),
+                )
                 .await?;
             let committed: BTreeMap<TopicPartition, i64> = r
                 .per_group
@@ -1143,7 +1174,8 @@ mod tests {
         for v in [0i16, 1, 3, 7] {
             let mut b = BytesMut::new();
             b.extend_from_slice(&v.to_be_bytes());
-            a.encode(&mut b, v.min(ConsumerProtocolAssignment::VERSIONS.max)).unwrap_or_default();
+            a.encode(&mut b, v.min(ConsumerProtocolAssignment::VERSIONS.max))
+                .unwrap_or_default();
             let got = decode_consumer_assignment(&b).unwrap_or_default();
             assert_eq!(got.len(), 2, "version {v}");
         }
@@ -1154,17 +1186,52 @@ mod tests {
         let mut m = GroupOffsets::new();
         offset_entry(&mut m, "t", 0, -1, -1, None, 0);
         offset_entry(&mut m, "t", 1, 5, 2, Some("m".into()), 0);
-        offset_entry(&mut m, "t", 2, -1, -1, None, ErrorCode::UnstableOffsetCommit.code());
+        offset_entry(
+            &mut m,
+            "t",
+            2,
+            -1,
+            -1,
+            None,
+            ErrorCode::UnstableOffsetCommit.code(),
+        );
         assert_eq!(m.len(), 2);
-        assert_eq!(m[&TopicPartition::new("t", 1)].as_ref().map(|o| o.offset).ok(), Some(5));
-        assert!(m[&TopicPartition::new("t", 2)].as_ref().is_err_and(|e| e.is_retriable()));
+        assert_eq!(
+            m[&TopicPartition::new("t", 1)]
+                .as_ref()
+                .map(|o| o.offset)
+                .ok(),
+            Some(5)
+        );
+        assert!(
+            m[&TopicPartition::new("t", 2)]
+                .as_ref()
+                .is_err_and(|e| e.is_retriable())
+        );
     }
 
     #[test]
     fn lag_total() {
-        let mut l = GroupLag { group_id: "g".into(), per_partition: BTreeMap::new() };
-        l.per_partition.insert(TopicPartition::new("t", 0), PartitionLag { committed: 1, end_offset: Ok(5), lag: Some(4) });
-        l.per_partition.insert(TopicPartition::new("t", 1), PartitionLag { committed: 1, end_offset: Err(AdminError::Malformed("x".into())), lag: None });
+        let mut l = GroupLag {
+            group_id: "g".into(),
+            per_partition: BTreeMap::new(),
+        };
+        l.per_partition.insert(
+            TopicPartition::new("t", 0),
+            PartitionLag {
+                committed: 1,
+                end_offset: Ok(5),
+                lag: Some(4),
+            },
+        );
+        l.per_partition.insert(
+            TopicPartition::new("t", 1),
+            PartitionLag {
+                committed: 1,
+                end_offset: Err(AdminError::Malformed("x".into())),
+                lag: None,
+            },
+        );
         assert_eq!(l.total(), 4);
     }
 }

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use kafka_client::Target;
-use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+use kafka_protocol::messages::delete_records_request::{
+    DeleteRecordsPartition, DeleteRecordsTopic,
+};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::{DeleteRecordsRequest, ListOffsetsRequest};
 use tokio::time::Instant;
@@ -109,55 +111,59 @@ impl AdminClient {
             let deadline = Instant::now() + t;
             let specs = &specs;
             let per_partition = self
-                .by_leader(specs.keys().cloned().collect(), deadline, |leader, tps| async move {
-                    let req = ListOffsetsRequest {
-                        replica_id: -1,
-                        isolation_level: match opts.isolation_level {
-                            IsolationLevel::ReadUncommitted => 0,
-                            IsolationLevel::ReadCommitted => 1,
-                        },
-                        topics: by_topic(&tps)
+                .by_leader(
+                    specs.keys().cloned().collect(),
+                    deadline,
+                    |leader, tps| async move {
+                        let req = ListOffsetsRequest {
+                            replica_id: -1,
+                            isolation_level: match opts.isolation_level {
+                                IsolationLevel::ReadUncommitted => 0,
+                                IsolationLevel::ReadCommitted => 1,
+                            },
+                            topics: by_topic(&tps)
+                                .into_iter()
+                                .map(|(topic, parts)| ListOffsetsTopic {
+                                    partitions: parts
+                                        .iter()
+                                        .map(|p| ListOffsetsPartition {
+                                            partition_index: *p,
+                                            current_leader_epoch: -1,
+                                            timestamp: specs
+                                                .get(&TopicPartition::new(topic.clone(), *p))
+                                                .map(|s| s.wire())
+                                                .unwrap_or(-1),
+                                            ..Default::default()
+                                        })
+                                        .collect(),
+                                    name: topic,
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            timeout_ms: ms_i32(t),
+                            ..Default::default()
+                        };
+                        let resp = self.send(Target::Broker(leader), &req, deadline).await?;
+                        Ok(resp
+                            .topics
                             .into_iter()
-                            .map(|(topic, parts)| ListOffsetsTopic {
-                                partitions: parts
-                                    .iter()
-                                    .map(|p| ListOffsetsPartition {
-                                        partition_index: *p,
-                                        current_leader_epoch: -1,
-                                        timestamp: specs
-                                            .get(&TopicPartition::new(topic.clone(), *p))
-                                            .map(|s| s.wire())
-                                            .unwrap_or(-1),
-                                        ..Default::default()
-                                    })
-                                    .collect(),
-                                name: topic,
-                                ..Default::default()
+                            .flat_map(|tr| {
+                                let name = tr.name;
+                                tr.partitions.into_iter().map(move |p| {
+                                    (
+                                        TopicPartition::new(name.clone(), p.partition_index),
+                                        check(p.error_code, None).map(|()| ListedOffset {
+                                            offset: p.offset,
+                                            timestamp: p.timestamp,
+                                            leader_epoch: (p.leader_epoch >= 0)
+                                                .then_some(p.leader_epoch),
+                                        }),
+                                    )
+                                })
                             })
-                            .collect(),
-                        timeout_ms: ms_i32(t),
-                        ..Default::default()
-                    };
-                    let resp = self.send(Target::Broker(leader), &req, deadline).await?;
-                    Ok(resp
-                        .topics
-                        .into_iter()
-                        .flat_map(|tr| {
-                            let name = tr.name;
-                            tr.partitions.into_iter().map(move |p| {
-                                (
-                                    TopicPartition::new(name.clone(), p.partition_index),
-                                    check(p.error_code, None).map(|()| ListedOffset {
-                                        offset: p.offset,
-                                        timestamp: p.timestamp,
-                                        leader_epoch: (p.leader_epoch >= 0)
-                                            .then_some(p.leader_epoch),
-                                    }),
-                                )
-                            })
-                        })
-                        .collect())
-                })
+                            .collect())
+                    },
+                )
                 .await;
             Ok(PartitionsResult { per_partition })
         })
@@ -179,44 +185,48 @@ impl AdminClient {
             let deadline = Instant::now() + t;
             let before = &before;
             let per_partition = self
-                .by_leader(before.keys().cloned().collect(), deadline, |leader, tps| async move {
-                    let req = DeleteRecordsRequest {
-                        topics: by_topic(&tps)
+                .by_leader(
+                    before.keys().cloned().collect(),
+                    deadline,
+                    |leader, tps| async move {
+                        let req = DeleteRecordsRequest {
+                            topics: by_topic(&tps)
+                                .into_iter()
+                                .map(|(topic, parts)| DeleteRecordsTopic {
+                                    partitions: parts
+                                        .iter()
+                                        .map(|p| DeleteRecordsPartition {
+                                            partition_index: *p,
+                                            offset: before
+                                                .get(&TopicPartition::new(topic.clone(), *p))
+                                                .copied()
+                                                .unwrap_or(-1),
+                                            ..Default::default()
+                                        })
+                                        .collect(),
+                                    name: topic,
+                                    ..Default::default()
+                                })
+                                .collect(),
+                            timeout_ms: ms_i32(t),
+                            ..Default::default()
+                        };
+                        let resp = self.send(Target::Broker(leader), &req, deadline).await?;
+                        Ok(resp
+                            .topics
                             .into_iter()
-                            .map(|(topic, parts)| DeleteRecordsTopic {
-                                partitions: parts
-                                    .iter()
-                                    .map(|p| DeleteRecordsPartition {
-                                        partition_index: *p,
-                                        offset: before
-                                            .get(&TopicPartition::new(topic.clone(), *p))
-                                            .copied()
-                                            .unwrap_or(-1),
-                                        ..Default::default()
-                                    })
-                                    .collect(),
-                                name: topic,
-                                ..Default::default()
+                            .flat_map(|tr| {
+                                let name = tr.name;
+                                tr.partitions.into_iter().map(move |p| {
+                                    (
+                                        TopicPartition::new(name.clone(), p.partition_index),
+                                        check(p.error_code, None).map(|()| p.low_watermark),
+                                    )
+                                })
                             })
-                            .collect(),
-                        timeout_ms: ms_i32(t),
-                        ..Default::default()
-                    };
-                    let resp = self.send(Target::Broker(leader), &req, deadline).await?;
-                    Ok(resp
-                        .topics
-                        .into_iter()
-                        .flat_map(|tr| {
-                            let name = tr.name;
-                            tr.partitions.into_iter().map(move |p| {
-                                (
-                                    TopicPartition::new(name.clone(), p.partition_index),
-                                    check(p.error_code, None).map(|()| p.low_watermark),
-                                )
-                            })
-                        })
-                        .collect())
-                })
+                            .collect())
+                    },
+                )
                 .await;
             Ok(PartitionsResult { per_partition })
         })

@@ -145,11 +145,14 @@ impl AdminClient {
             let deadline = Instant::now() + t;
             let mut topics: BTreeMap<String, Vec<ReassignablePartition>> = BTreeMap::new();
             for (tp, r) in &ra {
-                topics.entry(tp.topic.clone()).or_default().push(ReassignablePartition {
-                    partition_index: tp.partition,
-                    replicas: r.clone(),
-                    ..Default::default()
-                });
+                topics
+                    .entry(tp.topic.clone())
+                    .or_default()
+                    .push(ReassignablePartition {
+                        partition_index: tp.partition,
+                        replicas: r.clone(),
+                        ..Default::default()
+                    });
             }
             let req = AlterPartitionReassignmentsRequest {
                 timeout_ms: ms_i32(t),
@@ -199,11 +202,13 @@ impl AdminClient {
                 topics: partitions.as_ref().map(|ps| {
                     by_topic(ps)
                         .into_iter()
-                        .map(|(name, partition_indexes)| ListPartitionReassignmentsTopics {
-                            name,
-                            partition_indexes,
-                            ..Default::default()
-                        })
+                        .map(
+                            |(name, partition_indexes)| ListPartitionReassignmentsTopics {
+                                name,
+                                partition_indexes,
+                                ..Default::default()
+                            },
+                        )
                         .collect()
                 }),
                 ..Default::default()

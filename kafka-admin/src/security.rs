@@ -245,7 +245,12 @@ pub enum ScramAlteration {
 impl std::fmt::Debug for ScramAlteration {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ScramAlteration::Upsert { user, mechanism, iterations, .. } => f
+            ScramAlteration::Upsert {
+                user,
+                mechanism,
+                iterations,
+                ..
+            } => f
                 .debug_struct("Upsert")
                 .field("user", user)
                 .field("mechanism", mechanism)
@@ -688,12 +693,15 @@ impl AdminClient {
                             None => {
                                 let mut s = vec![0u8; 32];
                                 getrandom::getrandom(&mut s).map_err(|e| {
-                                    AdminError::InvalidArgument(format!("no randomness for a salt: {e}"))
+                                    AdminError::InvalidArgument(format!(
+                                        "no randomness for a salt: {e}"
+                                    ))
                                 })?;
                                 s
                             }
                         };
-                        let salted = scram_salted_password(*mechanism, password, &salt, *iterations)?;
+                        let salted =
+                            scram_salted_password(*mechanism, password, &salt, *iterations)?;
                         req.upsertions.push(ScramCredentialUpsertion {
                             name: user.clone(),
                             mechanism: mechanism.code(),

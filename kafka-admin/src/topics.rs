@@ -393,7 +393,10 @@ impl AdminClient {
             let resp = self.send(Target::Controller, &req, deadline).await?;
             let mut per_id = BTreeMap::new();
             for r in resp.responses {
-                per_id.insert(r.topic_id, check(r.error_code, r.error_message).map(|()| r.name));
+                per_id.insert(
+                    r.topic_id,
+                    check(r.error_code, r.error_message).map(|()| r.name),
+                );
             }
             fill_missing(&mut per_id, ids.iter());
             Ok(DeleteTopicsByIdResult { per_id })
@@ -404,7 +407,10 @@ impl AdminClient {
     /// Lists topics (Metadata for all topics), internal ones only when asked.
     ///
     /// Cancel safe.
-    pub async fn list_topics(&self, opts: ListTopicsOptions) -> Result<BTreeMap<String, TopicListing>> {
+    pub async fn list_topics(
+        &self,
+        opts: ListTopicsOptions,
+    ) -> Result<BTreeMap<String, TopicListing>> {
         let t = self.timeout_of(opts.timeout);
         self.within("ListTopics", t, async {
             let deadline = Instant::now() + t;

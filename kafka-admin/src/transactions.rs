@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use kafka_client::{CoordinatorType, Target};
 use kafka_protocol::messages::describe_producers_request::TopicRequest;
-use kafka_protocol::messages::write_txn_markers_request::{WritableTxnMarker, WritableTxnMarkerTopic};
+use kafka_protocol::messages::write_txn_markers_request::{
+    WritableTxnMarker, WritableTxnMarkerTopic,
+};
 use kafka_protocol::messages::{
     DescribeProducersRequest, DescribeTransactionsRequest, InitProducerIdRequest,
     ListTransactionsRequest, WriteTxnMarkersRequest,
@@ -192,24 +194,25 @@ impl AdminClient {
                             .into_iter()
                             .map(|s| {
                                 let id = s.transactional_id.clone();
-                                let r = check(s.error_code, None).map(|()| TransactionDescription {
-                                    coordinator: node,
-                                    state: s.transaction_state,
-                                    producer_id: s.producer_id,
-                                    producer_epoch: s.producer_epoch,
-                                    timeout_ms: s.transaction_timeout_ms,
-                                    start_time_ms: s.transaction_start_time_ms,
-                                    partitions: s
-                                        .topics
-                                        .into_iter()
-                                        .flat_map(|t| {
-                                            let n = t.topic;
-                                            t.partitions
-                                                .into_iter()
-                                                .map(move |p| TopicPartition::new(n.clone(), p))
-                                        })
-                                        .collect(),
-                                });
+                                let r =
+                                    check(s.error_code, None).map(|()| TransactionDescription {
+                                        coordinator: node,
+                                        state: s.transaction_state,
+                                        producer_id: s.producer_id,
+                                        producer_epoch: s.producer_epoch,
+                                        timeout_ms: s.transaction_timeout_ms,
+                                        start_time_ms: s.transaction_start_time_ms,
+                                        partitions: s
+                                            .topics
+                                            .into_iter()
+                                            .flat_map(|t| {
+                                                let n = t.topic;
+                                                t.partitions
+                                                    .into_iter()
+                                                    .map(move |p| TopicPartition::new(n.clone(), p))
+                                            })
+                                            .collect(),
+                                    });
                                 (id, r)
                             })
                             .collect())
@@ -297,38 +300,42 @@ impl AdminClient {
             let deadline = Instant::now() + t;
             let spec = &spec;
             let mut r = self
-                .by_leader(vec![spec.partition.clone()], deadline, |leader, _| async move {
-                    let req = WriteTxnMarkersRequest {
-                        markers: vec![WritableTxnMarker {
-                            producer_id: spec.producer_id,
-                            producer_epoch: spec.producer_epoch,
-                            transaction_result: false,
-                            topics: vec![WritableTxnMarkerTopic {
-                                name: spec.partition.topic.clone(),
-                                partition_indexes: vec![spec.partition.partition],
+                .by_leader(
+                    vec![spec.partition.clone()],
+                    deadline,
+                    |leader, _| async move {
+                        let req = WriteTxnMarkersRequest {
+                            markers: vec![WritableTxnMarker {
+                                producer_id: spec.producer_id,
+                                producer_epoch: spec.producer_epoch,
+                                transaction_result: false,
+                                topics: vec![WritableTxnMarkerTopic {
+                                    name: spec.partition.topic.clone(),
+                                    partition_indexes: vec![spec.partition.partition],
+                                    ..Default::default()
+                                }],
+                                coordinator_epoch: spec.coordinator_epoch,
                                 ..Default::default()
                             }],
-                            coordinator_epoch: spec.coordinator_epoch,
                             ..Default::default()
-                        }],
-                        ..Default::default()
-                    };
-                    let resp = self.send(Target::Broker(leader), &req, deadline).await?;
-                    Ok(resp
-                        .markers
-                        .into_iter()
-                        .flat_map(|m| m.topics)
-                        .flat_map(|tr| {
-                            let n = tr.name;
-                            tr.partitions.into_iter().map(move |p| {
-                                (
-                                    TopicPartition::new(n.clone(), p.partition_index),
-                                    check(p.error_code, None),
-                                )
+                        };
+                        let resp = self.send(Target::Broker(leader), &req, deadline).await?;
+                        Ok(resp
+                            .markers
+                            .into_iter()
+                            .flat_map(|m| m.topics)
+                            .flat_map(|tr| {
+                                let n = tr.name;
+                                tr.partitions.into_iter().map(move |p| {
+                                    (
+                                        TopicPartition::new(n.clone(), p.partition_index),
+                                        check(p.error_code, None),
+                                    )
+                                })
                             })
-                        })
-                        .collect())
-                })
+                            .collect())
+                    },
+                )
                 .await;
             r.remove(&spec.partition)
                 .unwrap_or_else(|| Err(AdminError::Malformed("no answer".into())))

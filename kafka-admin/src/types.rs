@@ -214,9 +214,7 @@ impl ConfigResource {
     /// resources with an id), else None (any broker).
     pub(crate) fn node(&self) -> Option<i32> {
         match self.kind {
-            ConfigResourceType::Broker | ConfigResourceType::BrokerLogger => {
-                self.name.parse().ok()
-            }
+            ConfigResourceType::Broker | ConfigResourceType::BrokerLogger => self.name.parse().ok(),
             _ => None,
         }
     }
@@ -237,7 +235,10 @@ mod tests {
         for c in 0..20 {
             assert_eq!(AclOperation::from_code(c).code(), c);
         }
-        assert_eq!(ConfigResourceType::from_code(99), ConfigResourceType::Unknown(99));
+        assert_eq!(
+            ConfigResourceType::from_code(99),
+            ConfigResourceType::Unknown(99)
+        );
     }
 
     #[test]
