@@ -16,8 +16,11 @@ use kafka_admin::{
     NewPartitions, NewTopic, Options,
 };
 
-/// The desired state: topic → (partitions, configs).
-fn desired() -> Vec<(&'static str, i32, Vec<(&'static str, &'static str)>)> {
+/// One declared topic: name, partitions, configs.
+type Declared = (&'static str, i32, Vec<(&'static str, &'static str)>);
+
+/// The desired state.
+fn desired() -> Vec<Declared> {
     vec![
         (
             "orders",

@@ -915,15 +915,10 @@ impl AdminClient {
                         name,
                         partitions: ps
                             .into_iter()
-                            .map(|p| OffsetDeleteRequestPartition {
-                                partition_index: p,
-                                ..Default::default()
-                            })
+                            .map(|p| OffsetDeleteRequestPartition { partition_index: p })
                             .collect(),
-                        ..Default::default()
                     })
                     .collect(),
-                ..Default::default()
             };
             let mut r = self
                 .by_coordinator(
@@ -1166,10 +1161,8 @@ mod tests {
             assigned_partitions: vec![Atp {
                 topic: "x".into(),
                 partitions: vec![1, 0],
-                ..Default::default()
             }],
             user_data: None,
-            ..Default::default()
         };
         for v in [0i16, 1, 3, 7] {
             let mut b = BytesMut::new();
