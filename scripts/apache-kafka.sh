@@ -38,6 +38,8 @@
 #   KAFKA_SSL_BOOTSTRAP, KAFKA_CA_FILE, KAFKA_OTHER_CA_FILE, KAFKA_CLIENT_CERT_FILE,
 #   KAFKA_CLIENT_KEY_FILE, KAFKA_CLIENT_PKCS8_KEY_FILE, KAFKA_SASL_USER, KAFKA_SASL_PASSWORD,
 #   KAFKA_SASL_ADMIN_USER, KAFKA_SASL_ADMIN_PASSWORD (shell syntax: `set -a; . FILE`).
+#   It also enables ACLs (StandardAuthorizer; super users admin and ANONYMOUS, i.e. the PLAINTEXT
+#   listener; allow.everyone.if.no.acl.found=true) and delegation tokens.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -258,6 +260,14 @@ ssl.truststore.type=PEM
 ssl.truststore.location=$t/ca.pem
 listener.name.ssl.ssl.client.auth=required
 sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+# ACLs (admin cases): KRaft's StandardAuthorizer. admin and the PLAINTEXT principal (ANONYMOUS:
+# inter-broker, controller and the plaintext test listener) are super users; resources without
+# ACLs stay open to everyone, so only what a test restricts is restricted.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:admin;User:ANONYMOUS
+allow.everyone.if.no.acl.found=true
+# Delegation tokens (admin cases): needs a secret; SCRAM is already enabled.
+delegation.token.secret.key=kafka-suite-test-token-secret
 EOF
   for l in sasl_ssl sasl_plaintext; do
     cat <<EOF

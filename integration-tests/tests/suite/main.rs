@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use integration_tests::{EmbeddedBroker, TestCluster};
 use kafka_protocol::messages::ApiKey;
 
+mod admin;
 mod client;
 mod protocol;
 mod records;
@@ -45,6 +46,7 @@ fn cases() -> Vec<Case> {
     v.extend_from_slice(records::CASES);
     v.extend_from_slice(security::CASES);
     v.extend_from_slice(client::CASES);
+    v.extend_from_slice(admin::CASES);
     v
 }
 
