@@ -36,14 +36,17 @@ fn parse() -> Args {
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let val = it.next().unwrap_or_else(|| fail(format!("{flag} needs a value")));
+        let val = it
+            .next()
+            .unwrap_or_else(|| fail(format!("{flag} needs a value")));
         match flag.as_str() {
             "--bootstrap" => a.bootstrap = val,
             "--topic" => a.topic = val,
             "--records" => a.records = val.parse().unwrap_or_else(|_| fail("bad --records")),
             "--size" => a.size = val.parse().unwrap_or_else(|_| fail("bad --size")),
             "--timeout-s" => {
-                a.timeout = Duration::from_secs(val.parse().unwrap_or_else(|_| fail("bad --timeout-s")))
+                a.timeout =
+                    Duration::from_secs(val.parse().unwrap_or_else(|_| fail("bad --timeout-s")))
             }
             "--acks" | "--mode" | "--partitions" => {}
             other => fail(format!("unknown flag {other}")),
@@ -95,7 +98,10 @@ async fn run(a: Args) {
         if Instant::now() > deadline {
             fail(format!("timeout after {n} of {} records", a.records));
         }
-        let recs = c.poll(Duration::from_millis(100)).await.unwrap_or_else(|e| fail(e));
+        let recs = c
+            .poll(Duration::from_millis(100))
+            .await
+            .unwrap_or_else(|e| fail(e));
         if !recs.is_empty() {
             start.get_or_insert_with(Instant::now);
         }

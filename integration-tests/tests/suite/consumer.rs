@@ -245,8 +245,16 @@ fn seek_position_and_offset_lookups(ctx: &Ctx) {
         let cfg = consumer_config(ctx, None).build().unwrap();
         let mut c = Consumer::new(cfg).await.unwrap();
         c.assign([tp.clone()]).await.unwrap();
-        assert_eq!(c.beginning_offsets(&[tp.clone()]).await.unwrap()[&tp], 0);
-        assert_eq!(c.end_offsets(&[tp.clone()]).await.unwrap()[&tp], 20);
+        assert_eq!(
+            c.beginning_offsets(std::slice::from_ref(&tp))
+                .await
+                .unwrap()[&tp],
+            0
+        );
+        assert_eq!(
+            c.end_offsets(std::slice::from_ref(&tp)).await.unwrap()[&tp],
+            20
+        );
         let q: BTreeMap<_, _> = [(tp.clone(), T0 + 5)].into();
         let found = c.offsets_for_times(&q).await.unwrap()[&tp].unwrap();
         assert_eq!((found.offset, found.timestamp), (5, T0 + 5));
@@ -262,13 +270,13 @@ fn seek_position_and_offset_lookups(ctx: &Ctx) {
         assert_eq!(c.position(&tp).await.unwrap(), 20);
         produce(&client, &topic, 0, 3).await;
         assert_eq!(poll_one(&mut c).await, 20);
-        c.seek_to_beginning(&[tp.clone()]).unwrap();
+        c.seek_to_beginning(std::slice::from_ref(&tp)).unwrap();
         assert_eq!(poll_one(&mut c).await, 0);
         // Pause: nothing comes back; resume: data flows again.
         c.seek(&tp, 10).unwrap();
-        c.pause(&[tp.clone()]);
+        c.pause(std::slice::from_ref(&tp));
         assert!(c.poll(Duration::from_millis(300)).await.unwrap().is_empty());
-        c.resume(&[tp.clone()]);
+        c.resume(std::slice::from_ref(&tp));
         assert_eq!(poll_one(&mut c).await, 10);
         // An out-of-range position resets per auto.offset.reset (earliest).
         c.seek(&tp, 1_000).unwrap();
@@ -513,7 +521,7 @@ fn commit_sync_then_new_consumer_resumes(ctx: &Ctx) {
         assert_eq!(got.len(), 10);
         assert_eq!(got[0].offset, 0);
         c1.commit_sync().await.unwrap();
-        let committed = c1.committed(&[tp.clone()]).await.unwrap();
+        let committed = c1.committed(std::slice::from_ref(&tp)).await.unwrap();
         assert_eq!(committed[&tp].as_ref().map(|o| o.offset), Some(10));
         // Explicit offsets with metadata.
         let offs = [(
@@ -522,7 +530,7 @@ fn commit_sync_then_new_consumer_resumes(ctx: &Ctx) {
         )]
         .into();
         c1.commit_offsets_sync(offs).await.unwrap();
-        let committed = c1.committed(&[tp.clone()]).await.unwrap();
+        let committed = c1.committed(std::slice::from_ref(&tp)).await.unwrap();
         let o = committed[&tp].clone().unwrap();
         assert_eq!((o.offset, o.metadata.as_str()), (12, "m"));
         c1.close().await.unwrap();
