@@ -1,24 +1,76 @@
-//! Kafka consumer for the suite — so far only its partition assignors.
+//! The Kafka consumer of the suite, on the [`kafka_client`] core.
 //!
-//! **State:** the `Consumer` itself (fetching, group membership, offset commits) is not
-//! implemented yet. What exists is [`assignor`]: the classic consumer protocol's client-side
-//! partition assignors (`range`, `roundrobin`, `sticky`, `cooperative-sticky`), written to give
-//! the same assignments as Apache Kafka's Java client for the same inputs, and the
-//! encode/decode helpers for the subscription and assignment metadata they exchange through
-//! the group coordinator.
+//! - [`Consumer`]: `subscribe` (topics or a regex) as a consumer-group member, or `assign`
+//!   partitions by hand; [`Consumer::poll`] batches or a [`futures::Stream`]
+//!   ([`Consumer::stream`]); offsets ([`Consumer::commit_sync`], [`Consumer::commit_async`],
+//!   auto commit, `committed`, `position`, `seek*`, `offsets_for_times`,
+//!   `beginning_offsets`/`end_offsets`); `pause`/`resume`; [`Consumer::close`].
+//! - [`ConsumerConfig`]: typed builder or the Java consumer's property names.
+//! - Deserializers ([`Deserializer`]): bytes (zero-copy), `String`, big-endian integers, serde
+//!   JSON.
+//! - Group membership: the classic protocol (JoinGroup with KIP-394 member ids, SyncGroup with
+//!   the leader running an [`assignor`], heartbeats in a background task, `max.poll.interval.ms`
+//!   enforced, eager and cooperative rebalancing, static membership).
+//!   [`ConsumerRebalanceListener`] and [`ConsumerInterceptor`] hook into it.
+//! - The fetcher: one Fetch in flight per broker for all partitions it leads, up to two
+//!   responses buffered per partition ahead of `poll`, records decoded lazily as zero-copy
+//!   slices, control records hidden, aborted transactions dropped in `read_committed`,
+//!   OFFSET_OUT_OF_RANGE reset per `auto.offset.reset`, leader changes followed through
+//!   metadata refreshes.
+//! - [`assignor`]: Range, RoundRobin, Sticky and CooperativeSticky, identical to Java's.
 //!
+//! ```no_run
+//! # async fn demo() -> Result<(), kafka_consumer::Error> {
+//! use std::time::Duration;
+//! use kafka_consumer::{Consumer, ConsumerConfig, TopicPartition};
+//!
+//! // No group: read partition 0 of "events" from the beginning.
+//! let cfg = ConsumerConfig::from_properties([
+//!     ("bootstrap.servers", "localhost:9092"),
+//!     ("auto.offset.reset", "earliest"),
+//! ])?;
+//! let mut consumer = Consumer::new(cfg).await?;
+//! consumer.assign([TopicPartition::new("events", 0)]).await?;
+//! let records = consumer.poll(Duration::from_secs(1)).await?;
+//! for r in &records {
+//!     println!("offset {} value {:?} headers {}", r.offset, r.value, r.headers.len());
+//! }
+//! # Ok(()) }
 //! ```
-//! use std::collections::BTreeMap;
-//! use kafka_consumer::assignor::{ClusterView, ConsumerPartitionAssignor, RangeAssignor, Subscription};
 //!
-//! let cluster = ClusterView::new().with_topic("orders", 3);
-//! let mut members = BTreeMap::new();
-//! members.insert("a".to_string(), Subscription::new(["orders"]));
-//! members.insert("b".to_string(), Subscription::new(["orders"]));
-//! let assignment = RangeAssignor::new().assign(&cluster, &members)?;
-//! assert_eq!(assignment["a"].partitions.len(), 2);
-//! assert_eq!(assignment["b"].partitions.len(), 1);
-//! # Ok::<(), kafka_consumer::assignor::AssignorError>(())
-//! ```
+//! # Observability
+//!
+//! `tracing` events for joins, rebalances, resets and errors; through the `metrics` facade:
+//! `kafka_consumer_records_consumed_total`, `kafka_consumer_fetch_requests_total`,
+//! `kafka_consumer_fetched_bytes_total`, `kafka_consumer_commit_latency_seconds`,
+//! `kafka_consumer_rebalances_total`; per-partition lag from [`Consumer::lag`].
+//!
+//! # Not yet
+//!
+//! `group.protocol=consumer` (KIP-848) is rejected at construction; fetch sessions (KIP-227)
+//! are not used (every Fetch is a full, sessionless request); no offset validation against
+//! leader epochs after leader changes (KIP-320).
 
 pub mod assignor;
+pub mod config;
+mod consumer;
+mod error;
+mod fetcher;
+mod group;
+mod listener;
+mod offsets;
+mod record;
+mod state;
+
+pub use assignor::TopicPartition;
+pub use config::{
+    AutoOffsetReset, ConsumerConfig, ConsumerConfigBuilder, GroupProtocol, IsolationLevel,
+};
+pub use consumer::{CommitHandle, Consumer, RecordStream};
+pub use error::{Error, Result};
+pub use listener::{ConsumerInterceptor, ConsumerRebalanceListener, NoopListener};
+pub use record::{
+    BytesDeserializer, ConsumerRecord, Deserializer, F64Deserializer, Headers, I16Deserializer,
+    I32Deserializer, I64Deserializer, JsonDeserializer, OffsetAndMetadata, OffsetAndTimestamp,
+    StringDeserializer, TimestampType,
+};

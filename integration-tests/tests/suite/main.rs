@@ -17,6 +17,7 @@ use kafka_protocol::messages::ApiKey;
 
 mod admin;
 mod client;
+mod consumer;
 mod protocol;
 mod records;
 mod security;
@@ -47,6 +48,7 @@ fn cases() -> Vec<Case> {
     v.extend_from_slice(security::CASES);
     v.extend_from_slice(client::CASES);
     v.extend_from_slice(admin::CASES);
+    v.extend_from_slice(consumer::CASES);
     v
 }
 
