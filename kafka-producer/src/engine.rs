@@ -402,7 +402,13 @@ impl Engine {
                 }
                 st.backoff_until = None;
             }
-            if self.s.idempotent && st.in_flight >= 5 {
+            // Idempotence: a broker without state for this producer accepts any first
+            // sequence, so until the partition's first batch is acknowledged (in this epoch)
+            // only one batch may be in flight; later batches could otherwise land first (a
+            // fresh partition answering NOT_LEADER_OR_FOLLOWER to the first request and
+            // accepting the next one). Then up to 5, the broker's de-duplication window.
+            let limit = if st.last_acked_sequence < 0 { 1 } else { 5 };
+            if self.s.idempotent && st.in_flight >= limit {
                 continue;
             }
             let size = st.ready.front().map(Batch::wire_size).unwrap_or(0);
@@ -692,6 +698,14 @@ impl Engine {
                 Some(ErrorCode::OutOfOrderSequenceNumber) => {
                     let last = pq.lock().last_acked_sequence;
                     let is_next = stamp.base_sequence == add_sequence(last, 1);
+                    if (stamp.producer_id, stamp.epoch) == current
+                        && last >= 0
+                        && stamp.base_sequence <= last
+                    {
+                        // Behind what the broker acknowledged: it can never be appended in
+                        // order; fail it (an unresolved sequence: the epoch is bumped).
+                        return false;
+                    }
                     if (stamp.producer_id, stamp.epoch) != current
                         || (!self.bump_needed.load(Ordering::SeqCst) && !is_next)
                     {
