@@ -585,7 +585,7 @@ fn idempotent_outage_mid_load_no_loss_no_duplicate(ctx: &Ctx) {
                     futs.push(producer.send(r).await.unwrap());
                     sent.fetch_add(1, Ordering::SeqCst);
                     i += 1;
-                    if i % 50 == 0 {
+                    if i.is_multiple_of(50) {
                         tokio::time::sleep(Duration::from_millis(2)).await;
                     }
                 }
