@@ -56,6 +56,7 @@
 pub mod config;
 mod error;
 mod fetch_session;
+mod group;
 mod handlers;
 pub mod log;
 mod metadata;
@@ -76,6 +77,7 @@ use tokio::task::JoinHandle;
 
 pub use config::BrokerConfig;
 pub use error::{BrokerError, Result};
+pub use group::GroupConfig;
 
 use crate::fetch_session::FetchSessionCache;
 use crate::log::LogConfig;
@@ -309,17 +311,23 @@ impl BrokerBuilder {
             metadata,
             producer_ids: Mutex::new(producer_ids),
             fetch_sessions: Mutex::new(FetchSessionCache::new(1000)),
+            groups: group::GroupCoordinator::new(config.groups.clone()),
             shutdown: rx,
             config,
         });
+        {
+            let s = shared.clone();
+            blocking(move || s.groups.load(&s.metadata)).await;
+        }
         let serve = tokio::spawn(server::serve(listener, shared.clone()));
         let maintain = tokio::spawn(maintenance(shared.clone()));
+        let timers = tokio::spawn(group::run_timers(shared.clone()));
         tracing::info!(%addr, cluster_id = %shared.cluster_id, node_id, dir = %data_dir.display(), "broker started");
         Ok(BrokerHandle {
             addr,
             advertised: format!("{adv_host}:{adv_port}"),
             shutdown: tx,
-            tasks: Some((serve, maintain)),
+            tasks: Some((serve, maintain, timers)),
             shared,
             temp,
         })
@@ -366,7 +374,7 @@ pub struct BrokerHandle {
     addr: SocketAddr,
     advertised: String,
     shutdown: watch::Sender<bool>,
-    tasks: Option<(JoinHandle<()>, JoinHandle<()>)>,
+    tasks: Option<(JoinHandle<()>, JoinHandle<()>, JoinHandle<()>)>,
     shared: Arc<Shared>,
     temp: Option<tempfile::TempDir>,
 }
@@ -405,9 +413,10 @@ impl BrokerHandle {
     /// wake long-polling fetches, flush and close every log, remove a temporary data dir.
     pub async fn shutdown(mut self) -> Result<()> {
         let _ = self.shutdown.send(true);
-        if let Some((serve, maintain)) = self.tasks.take() {
+        if let Some((serve, maintain, timers)) = self.tasks.take() {
             let _ = serve.await;
             let _ = maintain.await;
+            let _ = timers.await;
         }
         let s = self.shared.clone();
         blocking(move || s.metadata.close_all()).await;
