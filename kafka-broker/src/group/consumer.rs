@@ -634,11 +634,7 @@ pub(crate) fn assign_range(
         let mut next = 0usize;
         for (i, m) in members.iter().enumerate() {
             let take = per + usize::from(i < extra);
-            let set = out
-                .entry((*m).clone())
-                .or_default()
-                .entry(*id)
-                .or_default();
+            let set = out.entry((*m).clone()).or_default().entry(*id).or_default();
             for p in next..next + take {
                 set.insert(p as i32);
             }
@@ -839,7 +835,10 @@ pub(crate) fn heartbeat(
                 None => {
                     return HeartbeatOutcome::error(
                         E::UnknownMemberId,
-                        format!("Member {} is not a member of group {}.", p.member_id, p.group_id),
+                        format!(
+                            "Member {} is not a member of group {}.",
+                            p.member_id, p.group_id
+                        ),
                     );
                 }
             }
@@ -867,13 +866,19 @@ pub(crate) fn heartbeat(
             if p.member_epoch != 0 {
                 return HeartbeatOutcome::error(
                     E::UnknownMemberId,
-                    format!("Member {member_id} is not a member of group {}.", p.group_id),
+                    format!(
+                        "Member {member_id} is not a member of group {}.",
+                        p.group_id
+                    ),
                 );
             }
             if cg.members.len() >= cfg.consumer_max_size {
                 return HeartbeatOutcome::error(
                     E::GroupMaxSizeReached,
-                    format!("The consumer group has reached its maximum capacity of {} members.", cfg.consumer_max_size),
+                    format!(
+                        "The consumer group has reached its maximum capacity of {} members.",
+                        cfg.consumer_max_size
+                    ),
                 );
             }
             // A static member replacing its previous incarnation.
@@ -940,7 +945,10 @@ pub(crate) fn heartbeat(
             } else if p.member_epoch > m.epoch {
                 return HeartbeatOutcome::error(
                     E::FencedMemberEpoch,
-                    format!("The consumer group member has a greater member epoch ({}) than the one known by the group coordinator ({}).", p.member_epoch, m.epoch),
+                    format!(
+                        "The consumer group member has a greater member epoch ({}) than the one known by the group coordinator ({}).",
+                        p.member_epoch, m.epoch
+                    ),
                 );
             } else if p.member_epoch < m.epoch {
                 let owned_ok = p.owned.as_ref().is_none_or(|o| {
@@ -950,7 +958,10 @@ pub(crate) fn heartbeat(
                 if p.member_epoch != m.previous_epoch || !owned_ok {
                     return HeartbeatOutcome::error(
                         E::FencedMemberEpoch,
-                        format!("The consumer group member has a smaller member epoch ({}) than the one known by the group coordinator ({}).", p.member_epoch, m.epoch),
+                        format!(
+                            "The consumer group member has a smaller member epoch ({}) than the one known by the group coordinator ({}).",
+                            p.member_epoch, m.epoch
+                        ),
                     );
                 }
             }

@@ -399,7 +399,12 @@ impl GroupCoordinator {
         if inner.next_retention <= cx.now {
             inner.next_retention =
                 cx.now + Duration::from_millis(self.cfg.offsets_retention_check_ms.max(1));
-            expire_offsets(&mut inner.groups, cx.now_ms, self.cfg.offsets_retention_ms, &mut out);
+            expire_offsets(
+                &mut inner.groups,
+                cx.now_ms,
+                self.cfg.offsets_retention_ms,
+                &mut out,
+            );
         }
         self.persist_logged(md, out);
     }
@@ -409,7 +414,12 @@ impl GroupCoordinator {
     pub(crate) fn expire_offsets_at(&self, md: &Metadata, now_ms: i64) {
         let mut inner = self.lock();
         let mut out = Vec::new();
-        expire_offsets(&mut inner.groups, now_ms, self.cfg.offsets_retention_ms, &mut out);
+        expire_offsets(
+            &mut inner.groups,
+            now_ms,
+            self.cfg.offsets_retention_ms,
+            &mut out,
+        );
         self.persist_logged(md, out);
     }
 
@@ -446,10 +456,9 @@ impl GroupCoordinator {
             }
             match &mut g.kind {
                 Kind::Classic(c) => c.join(&cx, p, &mut out),
-                Kind::Consumer(_) => Reply::Now(JoinOutcome::error(
-                    ErrorCode::InconsistentGroupProtocol,
-                    "",
-                )),
+                Kind::Consumer(_) => {
+                    Reply::Now(JoinOutcome::error(ErrorCode::InconsistentGroupProtocol, ""))
+                }
             }
         };
         self.persist_logged(md, out);
@@ -567,7 +576,9 @@ impl GroupCoordinator {
                 }
             }
             Some(g) => match &mut g.kind {
-                Kind::Classic(c) => validate_classic_commit(c, member_id, instance_id, generation_or_epoch, &cx)?,
+                Kind::Classic(c) => {
+                    validate_classic_commit(c, member_id, instance_id, generation_or_epoch, &cx)?
+                }
                 Kind::Consumer(c) => c.validate_commit(member_id, generation_or_epoch)?,
             },
         }
@@ -614,7 +625,13 @@ impl GroupCoordinator {
     ) -> Result<Vec<(String, Vec<(i32, Option<OffsetEntry>)>)>, ErrorCode> {
         let inner = self.lock();
         let g = inner.groups.get(group_id);
-        if let (Some((member_id, epoch)), Some(Group { kind: Kind::Consumer(c), .. })) = (member, g)
+        if let (
+            Some((member_id, epoch)),
+            Some(Group {
+                kind: Kind::Consumer(c),
+                ..
+            }),
+        ) = (member, g)
         {
             c.validate_fetch(member_id, epoch)?;
         }
@@ -703,7 +720,10 @@ impl GroupCoordinator {
             .iter()
             .filter(|(_, g)| !matches!(&g.kind, Kind::Classic(c) if c.state == ClassicState::Dead))
             .filter(|(_, g)| {
-                states.is_empty() || states.iter().any(|s| s.eq_ignore_ascii_case(g.state_name()))
+                states.is_empty()
+                    || states
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(g.state_name()))
             })
             .filter(|(_, g)| {
                 types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(g.type_name()))
@@ -733,7 +753,11 @@ impl GroupCoordinator {
         Ok(DescribedGroup {
             state: c.state.name().to_string(),
             protocol_type: c.protocol_type.clone().unwrap_or_default(),
-            protocol_data: if stable { protocol.clone() } else { String::new() },
+            protocol_data: if stable {
+                protocol.clone()
+            } else {
+                String::new()
+            },
             members: c
                 .members
                 .iter()
@@ -742,8 +766,16 @@ impl GroupCoordinator {
                     instance_id: m.instance_id.clone(),
                     client_id: m.client_id.clone(),
                     client_host: m.client_host.clone(),
-                    metadata: if stable { m.metadata(&protocol) } else { Bytes::new() },
-                    assignment: if stable { m.assignment.clone() } else { Bytes::new() },
+                    metadata: if stable {
+                        m.metadata(&protocol)
+                    } else {
+                        Bytes::new()
+                    },
+                    assignment: if stable {
+                        m.assignment.clone()
+                    } else {
+                        Bytes::new()
+                    },
                 })
                 .collect(),
         })
@@ -849,7 +881,10 @@ fn validate_classic_commit(
     }
     if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
         if let Some(i) = instance_id {
-            if c.members.iter().any(|m| m.instance_id.as_deref() == Some(i) && m.id != member_id) {
+            if c.members
+                .iter()
+                .any(|m| m.instance_id.as_deref() == Some(i) && m.id != member_id)
+            {
                 return Err(ErrorCode::FencedInstanceId);
             }
         }
@@ -868,7 +903,12 @@ fn validate_classic_commit(
     Ok(())
 }
 
-fn offset_record(group: &str, topic: &str, partition: i32, e: Option<&OffsetEntry>) -> CoordinatorRecord {
+fn offset_record(
+    group: &str,
+    topic: &str,
+    partition: i32,
+    e: Option<&OffsetEntry>,
+) -> CoordinatorRecord {
     CoordinatorRecord::Offset(
         OffsetCommitKey {
             group: group.to_string(),

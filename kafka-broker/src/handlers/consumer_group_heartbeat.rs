@@ -52,8 +52,7 @@ pub(crate) async fn handle(
         client_host: format!("/{}", peer.ip()),
     };
     let s2 = s.clone();
-    let Some(o) = blocking(move || s2.groups.consumer_heartbeat(&s2.metadata, params)).await
-    else {
+    let Some(o) = blocking(move || s2.groups.consumer_heartbeat(&s2.metadata, params)).await else {
         return ConsumerGroupHeartbeatResponse {
             error_code: kafka_protocol::ErrorCode::UnknownServerError.code(),
             ..Default::default()

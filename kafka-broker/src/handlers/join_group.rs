@@ -30,7 +30,11 @@ pub(crate) async fn handle(
 ) -> JoinGroupResponse {
     let params = JoinParams {
         member_id: req.member_id.clone(),
-        instance_id: if version >= 5 { req.group_instance_id } else { None },
+        instance_id: if version >= 5 {
+            req.group_instance_id
+        } else {
+            None
+        },
         protocol_type: req.protocol_type,
         protocols: req
             .protocols

@@ -13,8 +13,16 @@ use kafka_protocol::messages::{ListGroupsRequest, ListGroupsResponse};
 use crate::state::Shared;
 
 pub(crate) fn handle(s: &Arc<Shared>, version: i16, req: ListGroupsRequest) -> ListGroupsResponse {
-    let states = if version >= 4 { req.states_filter } else { Vec::new() };
-    let types = if version >= 5 { req.types_filter } else { Vec::new() };
+    let states = if version >= 4 {
+        req.states_filter
+    } else {
+        Vec::new()
+    };
+    let types = if version >= 5 {
+        req.types_filter
+    } else {
+        Vec::new()
+    };
     // Before v5 only classic groups are visible to old clients? Kafka lists every group.
     ListGroupsResponse {
         groups: s
@@ -25,7 +33,11 @@ pub(crate) fn handle(s: &Arc<Shared>, version: i16, req: ListGroupsRequest) -> L
                 group_id: g.group_id,
                 protocol_type: g.protocol_type,
                 group_state: if version >= 4 { g.state } else { String::new() },
-                group_type: if version >= 5 { g.group_type } else { String::new() },
+                group_type: if version >= 5 {
+                    g.group_type
+                } else {
+                    String::new()
+                },
                 ..Default::default()
             })
             .collect(),

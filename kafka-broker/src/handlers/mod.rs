@@ -95,7 +95,9 @@ pub(crate) async fn dispatch(
         RequestKind::DescribeGroups(r) => describe_groups::handle(s, v, r).into(),
         RequestKind::DeleteGroups(r) => delete_groups::handle(s, v, r).await.into(),
         RequestKind::ConsumerGroupHeartbeat(r) => {
-            consumer_group_heartbeat::handle(s, h, peer, v, r).await.into()
+            consumer_group_heartbeat::handle(s, h, peer, v, r)
+                .await
+                .into()
         }
         RequestKind::ConsumerGroupDescribe(r) => consumer_group_describe::handle(s, v, r).into(),
         other => Outcome::Close(format!("{:?} is not supported", other.api_key())),
@@ -132,31 +134,44 @@ pub(crate) mod testutil {
     }
 
     pub(crate) fn state() -> TestState {
+        state_with(BrokerConfig::default())
+    }
+
+    /// A state with this config in a fresh temp dir.
+    pub(crate) fn state_with(config: BrokerConfig) -> TestState {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let config = BrokerConfig::default();
-        let metadata = Metadata::open(dir.path(), config.topic_defaults.clone())
-            .unwrap_or_else(|e| panic!("{e}"));
-        let shared = Arc::new(Shared {
-            node_id: 1,
-            cluster_id: "test-cluster".into(),
-            advertised_host: "127.0.0.1".into(),
-            advertised_port: 9092,
-            data_dir: dir.path().to_path_buf(),
-            metadata,
-            producer_ids: Mutex::new(
-                ProducerIds::open(dir.path()).unwrap_or_else(|e| panic!("{e}")),
-            ),
-            fetch_sessions: Mutex::new(FetchSessionCache::new(100)),
-            groups: crate::group::GroupCoordinator::new(crate::group::GroupConfig::default()),
-            shutdown: rx,
-            config,
-        });
+        let (shared, tx) = shared_in(dir.path(), config);
         TestState {
             shared,
             _dir: dir,
             _tx: tx,
         }
+    }
+
+    /// A state over an existing data dir (groups loaded from it, as at broker start).
+    pub(crate) fn shared_in(
+        dir: &std::path::Path,
+        config: BrokerConfig,
+    ) -> (Arc<Shared>, tokio::sync::watch::Sender<bool>) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let metadata =
+            Metadata::open(dir, config.topic_defaults.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let groups = crate::group::GroupCoordinator::new(config.groups.clone());
+        groups.load(&metadata);
+        let shared = Arc::new(Shared {
+            node_id: 1,
+            cluster_id: "test-cluster".into(),
+            advertised_host: "127.0.0.1".into(),
+            advertised_port: 9092,
+            data_dir: dir.to_path_buf(),
+            metadata,
+            producer_ids: Mutex::new(ProducerIds::open(dir).unwrap_or_else(|e| panic!("{e}"))),
+            fetch_sessions: Mutex::new(FetchSessionCache::new(100)),
+            groups,
+            shutdown: rx,
+            config,
+        });
+        (shared, tx)
     }
 
     /// Encodes a response at `version` and decodes it back (catches fields set in versions

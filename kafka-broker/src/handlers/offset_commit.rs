@@ -36,7 +36,11 @@ pub(crate) async fn handle(
     let mut valid: Vec<(usize, usize, CommitPartition)> = Vec::new();
     for (ti, t) in req.topics.into_iter().enumerate() {
         let (name, topic_err) = if version >= 10 {
-            match catalog.by_id.get(&t.topic_id).filter(|_| t.topic_id != Uuid::ZERO) {
+            match catalog
+                .by_id
+                .get(&t.topic_id)
+                .filter(|_| t.topic_id != Uuid::ZERO)
+            {
                 Some(x) => (x.name.clone(), None),
                 None => (String::new(), Some(ErrorCode::UnknownTopicId)),
             }
@@ -76,7 +80,11 @@ pub(crate) async fn handle(
         }
         topics.push(OffsetCommitResponseTopic {
             name: if version >= 10 { String::new() } else { t.name },
-            topic_id: if version >= 10 { t.topic_id } else { Uuid::ZERO },
+            topic_id: if version >= 10 {
+                t.topic_id
+            } else {
+                Uuid::ZERO
+            },
             partitions: parts,
             ..Default::default()
         });
@@ -91,7 +99,11 @@ pub(crate) async fn handle(
             None
         };
         let generation = req.generation_id_or_member_epoch;
-        let retention = if version <= 4 { req.retention_time_ms } else { -1 };
+        let retention = if version <= 4 {
+            req.retention_time_ms
+        } else {
+            -1
+        };
         let commits: Vec<CommitPartition> = valid.iter().map(|(_, _, c)| c.clone()).collect();
         let r = blocking(move || {
             s2.groups.commit(

@@ -24,7 +24,8 @@ use crate::group::OffsetEntry;
 use crate::state::Shared;
 
 /// (topic name, topic id, partitions (index, entry, error)) of one group, or a group error.
-type GroupAnswer = Result<Vec<(String, Uuid, Vec<(i32, Option<OffsetEntry>, ErrorCode)>)>, ErrorCode>;
+type GroupAnswer =
+    Result<Vec<(String, Uuid, Vec<(i32, Option<OffsetEntry>, ErrorCode)>)>, ErrorCode>;
 
 fn fetch_group(
     s: &Shared,
@@ -60,7 +61,9 @@ fn fetch_group(
             Some((
                 name,
                 id.unwrap_or(Uuid::ZERO),
-                ps.into_iter().map(|(p, e)| (p, e, ErrorCode::None)).collect(),
+                ps.into_iter()
+                    .map(|(p, e)| (p, e, ErrorCode::None))
+                    .collect(),
             ))
         })
         .collect();
@@ -76,11 +79,17 @@ fn fetch_group(
     Ok(out)
 }
 
-pub(crate) fn handle(s: &Arc<Shared>, version: i16, req: OffsetFetchRequest) -> OffsetFetchResponse {
+pub(crate) fn handle(
+    s: &Arc<Shared>,
+    version: i16,
+    req: OffsetFetchRequest,
+) -> OffsetFetchResponse {
     if version < 8 {
-        let topics = req
-            .topics
-            .map(|ts| ts.into_iter().map(|t| (t.name, Uuid::ZERO, t.partition_indexes)).collect());
+        let topics = req.topics.map(|ts| {
+            ts.into_iter()
+                .map(|t| (t.name, Uuid::ZERO, t.partition_indexes))
+                .collect()
+        });
         return match fetch_group(s, &req.group_id, None, topics, false) {
             Err(e) => OffsetFetchResponse {
                 error_code: if version >= 2 { e.code() } else { 0 },
@@ -146,7 +155,9 @@ pub(crate) fn handle(s: &Arc<Shared>, version: i16, req: OffsetFetchRequest) -> 
                                 .map(|(p, e, err)| OffsetFetchResponsePartitions {
                                     partition_index: p,
                                     committed_offset: e.as_ref().map_or(-1, |e| e.offset),
-                                    committed_leader_epoch: e.as_ref().map_or(-1, |e| e.leader_epoch),
+                                    committed_leader_epoch: e
+                                        .as_ref()
+                                        .map_or(-1, |e| e.leader_epoch),
                                     metadata: Some(e.map(|e| e.metadata).unwrap_or_default()),
                                     error_code: err.code(),
                                     ..Default::default()
