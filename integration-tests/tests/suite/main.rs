@@ -16,6 +16,7 @@ use integration_tests::{EmbeddedBroker, TestCluster};
 use kafka_protocol::messages::ApiKey;
 
 mod client;
+mod groups;
 mod protocol;
 mod records;
 mod security;
@@ -45,6 +46,7 @@ fn cases() -> Vec<Case> {
     v.extend_from_slice(records::CASES);
     v.extend_from_slice(security::CASES);
     v.extend_from_slice(client::CASES);
+    v.extend_from_slice(groups::CASES);
     v
 }
 
