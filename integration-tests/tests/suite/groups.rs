@@ -377,18 +377,19 @@ fn converge(
         let group = m.group.clone();
         let d = describe(&mut m.conn, &group);
         let g = &d.groups[0];
-        if g.group_state == "Stable" && g.members.len() == n {
-            if let Some(j) = last.clone().filter(|j| j.generation_id == m.generation) {
-                if assignment.is_empty() {
-                    assignment = g
-                        .members
-                        .iter()
-                        .find(|x| x.member_id == m.id)
-                        .map(|x| x.member_assignment.clone())
-                        .unwrap_or_default();
-                }
-                return (j, assignment);
+        if g.group_state == "Stable"
+            && g.members.len() == n
+            && let Some(j) = last.clone().filter(|j| j.generation_id == m.generation)
+        {
+            if assignment.is_empty() {
+                assignment = g
+                    .members
+                    .iter()
+                    .find(|x| x.member_id == m.id)
+                    .map(|x| x.member_assignment.clone())
+                    .unwrap_or_default();
             }
+            return (j, assignment);
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -770,13 +771,8 @@ fn offset_delete(ctx: &Ctx) {
             group_id: group.into(),
             topics: vec![OffsetDeleteRequestTopic {
                 name: topic.clone(),
-                partitions: vec![OffsetDeleteRequestPartition {
-                    partition_index: 0,
-                    ..Default::default()
-                }],
-                ..Default::default()
+                partitions: vec![OffsetDeleteRequestPartition { partition_index: 0 }],
             }],
-            ..Default::default()
         })
         .unwrap()
     };

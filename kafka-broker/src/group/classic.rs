@@ -286,7 +286,6 @@ impl ClassicGroup {
         CoordinatorRecord::Group(
             GroupMetadataKey {
                 group: self.id.clone(),
-                ..Default::default()
             },
             Some(GroupMetadataValue {
                 protocol_type: self.protocol_type.clone().unwrap_or_default(),

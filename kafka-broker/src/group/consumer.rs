@@ -222,14 +222,12 @@ impl ConsumerGroup {
         v.push(CoordinatorRecord::TargetMetadata(
             ConsumerGroupTargetAssignmentMetadataKey {
                 group_id: self.id.clone(),
-                ..Default::default()
             },
             None,
         ));
         v.push(CoordinatorRecord::ConsumerGroup(
             ConsumerGroupMetadataKey {
                 group_id: self.id.clone(),
-                ..Default::default()
             },
             None,
         ));
@@ -319,7 +317,6 @@ impl ConsumerGroup {
         out.push(CoordinatorRecord::ConsumerGroup(
             ConsumerGroupMetadataKey {
                 group_id: self.id.clone(),
-                ..Default::default()
             },
             Some(ConsumerGroupMetadataValue {
                 epoch: self.epoch,
@@ -371,7 +368,6 @@ impl ConsumerGroup {
         out.push(CoordinatorRecord::TargetMetadata(
             ConsumerGroupTargetAssignmentMetadataKey {
                 group_id: self.id.clone(),
-                ..Default::default()
             },
             Some(ConsumerGroupTargetAssignmentMetadataValue {
                 assignment_epoch: self.assignment_epoch,
@@ -515,7 +511,6 @@ impl ConsumerGroup {
             ConsumerGroupMemberMetadataKey {
                 group_id: self.id.clone(),
                 member_id: m.id.clone(),
-                ..Default::default()
             },
             Some(ConsumerGroupMemberMetadataValue {
                 instance_id: m.instance_id.clone(),
@@ -546,7 +541,6 @@ impl ConsumerGroup {
             ConsumerGroupCurrentMemberAssignmentKey {
                 group_id: self.id.clone(),
                 member_id: m.id.clone(),
-                ..Default::default()
             },
             Some(ConsumerGroupCurrentMemberAssignmentValue {
                 member_epoch: m.epoch,
@@ -566,7 +560,6 @@ fn member_tombstones(group: &str, member: &str) -> Vec<CoordinatorRecord> {
             ConsumerGroupCurrentMemberAssignmentKey {
                 group_id: group.to_string(),
                 member_id: member.to_string(),
-                ..Default::default()
             },
             None,
         ),
@@ -574,7 +567,6 @@ fn member_tombstones(group: &str, member: &str) -> Vec<CoordinatorRecord> {
             ConsumerGroupTargetAssignmentMemberKey {
                 group_id: group.to_string(),
                 member_id: member.to_string(),
-                ..Default::default()
             },
             None,
         ),
@@ -582,7 +574,6 @@ fn member_tombstones(group: &str, member: &str) -> Vec<CoordinatorRecord> {
             ConsumerGroupMemberMetadataKey {
                 group_id: group.to_string(),
                 member_id: member.to_string(),
-                ..Default::default()
             },
             None,
         ),
@@ -595,7 +586,6 @@ fn target_record(group: &str, member: &str, a: &Assignment) -> CoordinatorRecord
         ConsumerGroupTargetAssignmentMemberKey {
             group_id: group.to_string(),
             member_id: member.to_string(),
-            ..Default::default()
         },
         Some(ConsumerGroupTargetAssignmentMemberValue {
             topic_partitions: a
@@ -807,7 +797,6 @@ pub(crate) fn heartbeat(
             out.push(CoordinatorRecord::Group(
                 kafka_protocol::messages::internal::GroupMetadataKey {
                     group: p.group_id.clone(),
-                    ..Default::default()
                 },
                 None,
             ));
@@ -888,19 +877,19 @@ pub(crate) fn heartbeat(
                     .values()
                     .find(|m| m.instance_id.as_ref() == Some(i))
                     .map(|m| m.id.clone());
-                if let Some(old) = old {
-                    if let Some(mut m) = cg.members.remove(&old) {
-                        out.extend(member_tombstones(&cg.id, &old));
-                        let t = cg.target.remove(&old);
-                        m.id = member_id.clone();
-                        m.epoch = 0;
-                        m.previous_epoch = 0;
-                        if let Some(t) = t {
-                            out.push(target_record(&cg.id, &member_id, &t));
-                            cg.target.insert(member_id.clone(), t);
-                        }
-                        cg.members.insert(member_id.clone(), m);
+                if let Some(old) = old
+                    && let Some(mut m) = cg.members.remove(&old)
+                {
+                    out.extend(member_tombstones(&cg.id, &old));
+                    let t = cg.target.remove(&old);
+                    m.id = member_id.clone();
+                    m.epoch = 0;
+                    m.previous_epoch = 0;
+                    if let Some(t) = t {
+                        out.push(target_record(&cg.id, &member_id, &t));
+                        cg.target.insert(member_id.clone(), t);
                     }
+                    cg.members.insert(member_id.clone(), m);
                 }
             }
             if !cg.members.contains_key(&member_id) {
@@ -931,15 +920,15 @@ pub(crate) fn heartbeat(
         Some(m) => {
             if p.member_epoch == 0 {
                 // A rejoin: the member lost its partitions.
-                if m.previous_epoch != 0 || m.epoch != 0 {
-                    if let Some(m) = cg.members.get_mut(&member_id) {
-                        m.epoch = 0;
-                        m.previous_epoch = 0;
-                        m.assigned.clear();
-                        m.revoking.clear();
-                        m.state = MemberState::Stable;
-                        m.revoke_deadline = None;
-                    }
+                if (m.previous_epoch != 0 || m.epoch != 0)
+                    && let Some(m) = cg.members.get_mut(&member_id)
+                {
+                    m.epoch = 0;
+                    m.previous_epoch = 0;
+                    m.assigned.clear();
+                    m.revoking.clear();
+                    m.state = MemberState::Stable;
+                    m.revoke_deadline = None;
                 }
                 joined = true;
             } else if p.member_epoch > m.epoch {
@@ -1112,10 +1101,8 @@ pub(crate) fn replay(groups: &mut HashMap<String, Group>, id: &str, r: Coordinat
                         c.members.remove(&k.member_id);
                     }
                 },
-                CoordinatorRecord::TargetMetadata(_, v) => {
-                    if let Some(v) = v {
-                        c.assignment_epoch = v.assignment_epoch;
-                    }
+                CoordinatorRecord::TargetMetadata(_, Some(v)) => {
+                    c.assignment_epoch = v.assignment_epoch;
                 }
                 CoordinatorRecord::TargetMember(k, v) => match v {
                     Some(v) => {
@@ -1130,26 +1117,24 @@ pub(crate) fn replay(groups: &mut HashMap<String, Group>, id: &str, r: Coordinat
                         c.target.remove(&k.member_id);
                     }
                 },
-                CoordinatorRecord::CurrentMember(k, v) => {
-                    if let Some(v) = v {
-                        let m = c
-                            .members
-                            .entry(k.member_id.clone())
-                            .or_insert_with(|| new_member(&k.member_id));
-                        m.epoch = v.member_epoch;
-                        m.previous_epoch = v.previous_member_epoch;
-                        m.state = MemberState::from_i8(v.state);
-                        m.assigned = v
-                            .assigned_partitions
-                            .into_iter()
-                            .map(|tp| (tp.topic_id, tp.partitions.into_iter().collect()))
-                            .collect();
-                        m.revoking = v
-                            .partitions_pending_revocation
-                            .into_iter()
-                            .map(|tp| (tp.topic_id, tp.partitions.into_iter().collect()))
-                            .collect();
-                    }
+                CoordinatorRecord::CurrentMember(k, Some(v)) => {
+                    let m = c
+                        .members
+                        .entry(k.member_id.clone())
+                        .or_insert_with(|| new_member(&k.member_id));
+                    m.epoch = v.member_epoch;
+                    m.previous_epoch = v.previous_member_epoch;
+                    m.state = MemberState::from_i8(v.state);
+                    m.assigned = v
+                        .assigned_partitions
+                        .into_iter()
+                        .map(|tp| (tp.topic_id, tp.partitions.into_iter().collect()))
+                        .collect();
+                    m.revoking = v
+                        .partitions_pending_revocation
+                        .into_iter()
+                        .map(|tp| (tp.topic_id, tp.partitions.into_iter().collect()))
+                        .collect();
                 }
                 _ => {}
             }

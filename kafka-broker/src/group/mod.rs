@@ -157,6 +157,12 @@ impl Group {
     }
 }
 
+/// A topic's partitions and their committed offsets (`None`: nothing committed).
+pub(crate) type TopicOffsets = (String, Vec<(i32, Option<OffsetEntry>)>);
+
+/// A topic's partitions with an error each.
+pub(crate) type TopicErrors = (String, Vec<(i32, ErrorCode)>);
+
 /// One committed partition of an OffsetCommit request.
 #[derive(Debug, Clone)]
 pub(crate) struct CommitPartition {
@@ -622,7 +628,7 @@ impl GroupCoordinator {
         group_id: &str,
         member: Option<(&str, i32)>,
         topics: Option<Vec<(String, Vec<i32>)>>,
-    ) -> Result<Vec<(String, Vec<(i32, Option<OffsetEntry>)>)>, ErrorCode> {
+    ) -> Result<Vec<TopicOffsets>, ErrorCode> {
         let inner = self.lock();
         let g = inner.groups.get(group_id);
         if let (
@@ -670,7 +676,7 @@ impl GroupCoordinator {
         md: &Metadata,
         group_id: &str,
         topics: Vec<(String, Vec<i32>)>,
-    ) -> Result<Vec<(String, Vec<(i32, ErrorCode)>)>, ErrorCode> {
+    ) -> Result<Vec<TopicErrors>, ErrorCode> {
         let mut inner = self.lock();
         let Some(g) = inner.groups.get_mut(group_id) else {
             return Err(ErrorCode::GroupIdNotFound);
@@ -857,7 +863,6 @@ fn group_tombstones(id: &str, g: &Group) -> Vec<CoordinatorRecord> {
         Kind::Classic(_) => records.push(CoordinatorRecord::Group(
             kafka_protocol::messages::internal::GroupMetadataKey {
                 group: id.to_string(),
-                ..Default::default()
             },
             None,
         )),
@@ -880,13 +885,12 @@ fn validate_classic_commit(
         return Ok(());
     }
     if generation >= 0 || !member_id.is_empty() || instance_id.is_some() {
-        if let Some(i) = instance_id {
-            if c.members
+        if let Some(i) = instance_id
+            && c.members
                 .iter()
                 .any(|m| m.instance_id.as_deref() == Some(i) && m.id != member_id)
-            {
-                return Err(ErrorCode::FencedInstanceId);
-            }
+        {
+            return Err(ErrorCode::FencedInstanceId);
         }
         if !c.has_member(member_id) {
             return Err(ErrorCode::UnknownMemberId);
@@ -914,7 +918,6 @@ fn offset_record(
             group: group.to_string(),
             topic: topic.to_string(),
             partition,
-            ..Default::default()
         },
         e.map(|e| OffsetCommitValue {
             offset: e.offset,

@@ -220,7 +220,6 @@ mod tests {
                 group: "g".into(),
                 topic: "t".into(),
                 partition: 3,
-                ..Default::default()
             },
             Some(OffsetCommitValue {
                 offset: 42,
@@ -235,13 +234,7 @@ mod tests {
         assert_eq!(&k[..2], &[0, 1]);
         assert_eq!(v.as_ref().map(|v| v[1]), Some(3));
         assert_eq!(CoordinatorRecord::decode(k, v).unwrap(), r);
-        let t = CoordinatorRecord::Group(
-            GroupMetadataKey {
-                group: "g".into(),
-                ..Default::default()
-            },
-            None,
-        );
+        let t = CoordinatorRecord::Group(GroupMetadataKey { group: "g".into() }, None);
         let (k, v) = t.encode().unwrap();
         assert_eq!(CoordinatorRecord::decode(k, v).unwrap(), t);
     }

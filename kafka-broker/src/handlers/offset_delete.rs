@@ -61,10 +61,8 @@ pub(crate) async fn handle(
                             .map(|(p, e)| OffsetDeleteResponsePartition {
                                 partition_index: p,
                                 error_code: e.code(),
-                                ..Default::default()
                             })
                             .collect(),
-                        ..Default::default()
                     })
                     .collect(),
                 ..Default::default()

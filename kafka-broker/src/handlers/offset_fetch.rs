@@ -24,8 +24,9 @@ use crate::group::OffsetEntry;
 use crate::state::Shared;
 
 /// (topic name, topic id, partitions (index, entry, error)) of one group, or a group error.
-type GroupAnswer =
-    Result<Vec<(String, Uuid, Vec<(i32, Option<OffsetEntry>, ErrorCode)>)>, ErrorCode>;
+/// A partition, its committed offset and its error.
+type PartitionAnswer = (i32, Option<OffsetEntry>, ErrorCode);
+type GroupAnswer = Result<Vec<(String, Uuid, Vec<PartitionAnswer>)>, ErrorCode>;
 
 fn fetch_group(
     s: &Shared,
@@ -51,7 +52,7 @@ fn fetch_group(
         v
     });
     let found = s.groups.fetch(group, member, named)?;
-    let mut out: Vec<(String, Uuid, Vec<(i32, Option<OffsetEntry>, ErrorCode)>)> = found
+    let mut out: Vec<(String, Uuid, Vec<PartitionAnswer>)> = found
         .into_iter()
         .filter_map(|(name, ps)| {
             let id = catalog.by_name.get(&name).map(|t| t.id);
