@@ -33,10 +33,14 @@
 //! | DescribeConfigs, AlterConfigs, IncrementalAlterConfigs | 1-4, 0-2, 0-1 | TOPIC and BROKER |
 //! | DeleteRecords, OffsetForLeaderEpoch, InitProducerId | 0-2, 2-4, 0-5 | no transactions |
 //! | DescribeLogDirs, DescribeCluster | 1-5, 0-2 | |
+//! | FindCoordinator | 0-6 | group and transaction keys (this node), v4+ batches |
+//! | JoinGroup, SyncGroup, Heartbeat, LeaveGroup | 0-9, 0-5, 0-4, 0-5 | classic groups, static members |
+//! | OffsetCommit, OffsetFetch, OffsetDelete | 2-10, 1-10, 0 | offsets in `__consumer_offsets` |
+//! | ListGroups, DescribeGroups, DeleteGroups | 0-5, 0-6, 0-2 | |
+//! | ConsumerGroupHeartbeat, ConsumerGroupDescribe | 0-1, 0-1 | KIP-848, `uniform`/`range` assignors |
 //!
-//! Not yet: consumer groups (FindCoordinator and the group APIs are not advertised, so group
-//! consumers fail at the coordinator lookup), transactions (`read_committed` fetches are served
-//! like `read_uncommitted`), ACLs, SASL/TLS, quotas. Each handler module documents its
+//! Not yet: transactions (`read_committed` fetches are served like `read_uncommitted`;
+//! transactional ids are refused), ACLs, SASL/TLS, quotas. Each handler module documents its
 //! version differences.
 //!
 //! # Design
@@ -50,6 +54,9 @@
 //!   partitions they read and are woken by appends.
 //! * A background task runs each log's `maintain` (retention, compaction) every
 //!   `log.retention.check.interval.ms`.
+//! * `group`: the group coordinator (classic and KIP-848 groups); its state is written to the
+//!   compacted internal topic `__consumer_offsets` and replayed at start; one timer task runs
+//!   its deadlines (rebalance delays, session timeouts, offset retention).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
