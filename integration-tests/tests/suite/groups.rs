@@ -57,6 +57,10 @@ pub(crate) const CASES: &[crate::Case] = &[
         "groups::consumer_offsets_is_internal",
         consumer_offsets_is_internal,
     ),
+    (
+        "groups::kip848_incremental_revocation",
+        kip848_incremental_revocation,
+    ),
 ];
 
 const SESSION_MS: i32 = 6_000;
@@ -829,4 +833,198 @@ fn consumer_offsets_is_internal(ctx: &Ctx) {
     assert_eq!(t.error_code, 0);
     assert!(t.is_internal);
     assert!(!t.partitions.is_empty());
+}
+
+type Owned = std::collections::BTreeMap<kafka_protocol::Uuid, std::collections::BTreeSet<i32>>;
+
+/// One KIP-848 member driven by raw ConsumerGroupHeartbeat requests.
+struct NewMember {
+    conn: Connection,
+    group: String,
+    topic: String,
+    id: String,
+    epoch: i32,
+    owned: Owned,
+}
+
+impl NewMember {
+    fn heartbeat(&mut self) -> kafka_protocol::messages::ConsumerGroupHeartbeatResponse {
+        use kafka_protocol::messages::ConsumerGroupHeartbeatRequest;
+        use kafka_protocol::messages::consumer_group_heartbeat_request::TopicPartitions;
+        let joining = self.epoch == 0;
+        let r = self
+            .conn
+            .send(ConsumerGroupHeartbeatRequest {
+                group_id: self.group.clone(),
+                member_id: self.id.clone(),
+                member_epoch: self.epoch,
+                rebalance_timeout_ms: if joining { 30_000 } else { -1 },
+                subscribed_topic_names: joining.then(|| vec![self.topic.clone()]),
+                topic_partitions: Some(
+                    self.owned
+                        .iter()
+                        .map(|(t, ps)| TopicPartitions {
+                            topic_id: *t,
+                            partitions: ps.iter().copied().collect(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            })
+            .unwrap();
+        if r.error_code == 0 {
+            self.epoch = r.member_epoch;
+            if let Some(id) = &r.member_id {
+                self.id = id.clone();
+            }
+            if let Some(a) = &r.assignment {
+                // The member revokes/takes at once what the assignment says.
+                self.owned = a
+                    .topic_partitions
+                    .iter()
+                    .map(|tp| (tp.topic_id, tp.partitions.iter().copied().collect()))
+                    .filter(|(_, ps): &(_, std::collections::BTreeSet<i32>)| !ps.is_empty())
+                    .collect();
+            }
+        }
+        r
+    }
+
+    fn count(&self) -> usize {
+        self.owned.values().map(|p| p.len()).sum()
+    }
+}
+
+fn kip848_incremental_revocation(ctx: &Ctx) {
+    require_api(ctx, ApiKey::ConsumerGroupHeartbeat);
+    let mut c = Connection::connect(&ctx.bootstrap).unwrap();
+    let topic = unique_topic("it-groups-848");
+    let topic_id = integration_tests::admin::create_topic(&mut c, &topic, 4).unwrap();
+    let group = unique_topic("it-groups-848-group");
+    find_coordinator(&mut c, &group);
+    let member = |id: &str| NewMember {
+        conn: Connection::connect(&ctx.bootstrap).unwrap(),
+        group: group.clone(),
+        topic: topic.clone(),
+        id: id.to_string(),
+        epoch: 0,
+        owned: Owned::new(),
+    };
+    let mut a = member("member-a-00000000000000");
+    let mut b = member("member-b-00000000000000");
+    // A alone gets all four partitions.
+    let end = Instant::now() + Duration::from_secs(30);
+    while a.count() < 4 {
+        let r = a.heartbeat();
+        assert!(
+            r.error_code == 0 || retriable_coordinator(ErrorCode::from(r.error_code)),
+            "{r:?}"
+        );
+        assert!(Instant::now() < end, "A never got its partitions");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let a_epoch = a.epoch;
+    // B joins: partitions move from A to B only after A gave them up; never owned twice.
+    let end = Instant::now() + Duration::from_secs(60);
+    loop {
+        for m in [&mut b, &mut a] {
+            let r = m.heartbeat();
+            assert_eq!(r.error_code, 0, "{r:?}");
+        }
+        let a_ps = a.owned.get(&topic_id).cloned().unwrap_or_default();
+        let b_ps = b.owned.get(&topic_id).cloned().unwrap_or_default();
+        assert!(a_ps.is_disjoint(&b_ps), "owned twice: {a_ps:?} {b_ps:?}");
+        if a.count() == 2 && b.count() == 2 && a.epoch == b.epoch {
+            break;
+        }
+        assert!(Instant::now() < end, "no convergence: {a_ps:?} {b_ps:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(a.epoch > a_epoch);
+    // Offset commits carry the member epoch (v9+).
+    let v = c.negotiated(ApiKey::OffsetCommit).unwrap().min(9);
+    if v >= 9 {
+        let first = a.owned[&topic_id].iter().copied().next().unwrap();
+        let commit = |c: &mut Connection, epoch: i32| {
+            let r = c
+                .send_typed(
+                    OffsetCommitRequest {
+                        group_id: group.clone(),
+                        generation_id_or_member_epoch: epoch,
+                        member_id: a.id.clone(),
+                        topics: vec![OffsetCommitRequestTopic {
+                            name: topic.clone(),
+                            partitions: vec![OffsetCommitRequestPartition {
+                                partition_index: first,
+                                committed_offset: 3,
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    },
+                    v,
+                )
+                .unwrap();
+            ErrorCode::from(r.topics[0].partitions[0].error_code)
+        };
+        assert_eq!(commit(&mut c, a.epoch), ErrorCode::None);
+        assert_eq!(commit(&mut c, a.epoch + 1), ErrorCode::StaleMemberEpoch);
+        assert_eq!(commit(&mut c, 0), ErrorCode::StaleMemberEpoch);
+        // An older epoch is accepted for a partition held since then (Kafka 4.2+).
+        assert_eq!(commit(&mut c, a.epoch - 1), ErrorCode::None);
+    }
+    // The group is a consumer group: classic APIs do not see it as theirs.
+    let d = describe(&mut c, &group);
+    if c.negotiated(ApiKey::DescribeGroups).is_some_and(|v| v >= 6) {
+        assert_eq!(
+            ErrorCode::from(d.groups[0].error_code),
+            ErrorCode::GroupIdNotFound
+        );
+    }
+    let r = c
+        .send(JoinGroupRequest {
+            group_id: group.clone(),
+            session_timeout_ms: SESSION_MS,
+            rebalance_timeout_ms: REBALANCE_MS,
+            member_id: String::new(),
+            protocol_type: "connect".into(),
+            protocols: vec![JoinGroupRequestProtocol {
+                name: "default".into(),
+                metadata: Bytes::new(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        ErrorCode::from(r.error_code),
+        ErrorCode::InconsistentGroupProtocol
+    );
+    let cd = c
+        .send(kafka_protocol::messages::ConsumerGroupDescribeRequest {
+            group_ids: vec![group.clone()],
+            ..Default::default()
+        })
+        .unwrap();
+    let g = &cd.groups[0];
+    assert_eq!(g.error_code, 0);
+    assert_eq!(g.group_state, "Stable");
+    assert_eq!(g.members.len(), 2);
+    let listed = c
+        .send(ListGroupsRequest::default())
+        .unwrap()
+        .groups
+        .into_iter()
+        .find(|x| x.group_id == group)
+        .expect("listed");
+    assert_eq!(listed.protocol_type, "consumer");
+    // Both leave (epoch -1).
+    for m in [&mut a, &mut b] {
+        m.epoch = -1;
+        let r = m.heartbeat();
+        assert_eq!(r.error_code, 0, "{r:?}");
+        assert_eq!(r.member_epoch, -1);
+    }
 }

@@ -321,6 +321,11 @@ impl ClassicGroup {
         self.members.iter_mut().find(|m| m.id == id)
     }
 
+    /// Whether member ids handed out with MEMBER_ID_REQUIRED are still expected.
+    pub(crate) fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// Whether `id` is a current member.
     pub(crate) fn has_member(&self, id: &str) -> bool {
         self.member(id).is_some()
@@ -1005,8 +1010,8 @@ impl ClassicGroup {
         }
     }
 
-    /// Marks the group deleted; pending answers fail with COORDINATOR_NOT_AVAILABLE... as
-    /// Kafka (NOT_COORDINATOR for a deleted group's waiters).
+    /// Marks the group deleted (Dead); answers still pending fail with NOT_COORDINATOR, so
+    /// their clients look the coordinator up again.
     pub(crate) fn kill(&mut self, now_ms: i64) {
         while !self.members.is_empty() {
             self.remove_at(0, ErrorCode::NotCoordinator);

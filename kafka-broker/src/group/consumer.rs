@@ -85,6 +85,9 @@ pub(crate) struct ConsumerMember {
     pub(crate) state: MemberState,
     pub(crate) assigned: Assignment,
     pub(crate) revoking: Assignment,
+    /// The member epoch at which each assigned partition was given to it (commits with an
+    /// older epoch than the member's are accepted for partitions held since then).
+    since: HashMap<(Uuid, i32), i32>,
     session_deadline: Instant,
     revoke_deadline: Option<Instant>,
 }
@@ -234,15 +237,32 @@ impl ConsumerGroup {
         v
     }
 
-    /// OffsetCommit validation for this group.
-    pub(crate) fn validate_commit(&self, member_id: &str, epoch: i32) -> Result<(), ErrorCode> {
+    /// OffsetCommit validation for this group: the member's epoch, or an older one for
+    /// partitions it has held since that epoch (Kafka 4.2+ accepts those too).
+    pub(crate) fn validate_commit(
+        &self,
+        member_id: &str,
+        epoch: i32,
+        partitions: &[(Uuid, i32)],
+    ) -> Result<(), ErrorCode> {
         if epoch < 0 && self.members.is_empty() {
             return Ok(());
         }
         let Some(m) = self.members.get(member_id) else {
             return Err(ErrorCode::UnknownMemberId);
         };
-        if epoch != m.epoch {
+        if epoch == m.epoch {
+            return Ok(());
+        }
+        let held_since = |t: &Uuid, p: i32| {
+            contains(&m.assigned, t, p).then(|| m.since.get(&(*t, p)).copied().unwrap_or(m.epoch))
+        };
+        if epoch > m.epoch
+            || partitions.is_empty()
+            || partitions
+                .iter()
+                .any(|(t, p)| held_since(t, *p).is_none_or(|s| epoch < s))
+        {
             return Err(ErrorCode::StaleMemberEpoch);
         }
         Ok(())
@@ -263,9 +283,9 @@ impl ConsumerGroup {
     }
 
     /// Arms session timers after a replay.
-    pub(crate) fn after_load(&mut self, now: Instant) {
+    pub(crate) fn after_load(&mut self, now: Instant, session_timeout_ms: i32) {
         for m in self.members.values_mut() {
-            m.session_deadline = now + Duration::from_millis(45_000);
+            m.session_deadline = now + dur(session_timeout_ms);
         }
     }
 
@@ -455,6 +475,14 @@ impl ConsumerGroup {
             } else {
                 MemberState::Stable
             };
+        }
+        let e = m.epoch;
+        let assigned = m.assigned.clone();
+        m.since.retain(|(t, p), _| contains(&assigned, t, *p));
+        for (t, ps) in &assigned {
+            for p in ps {
+                m.since.entry((*t, *p)).or_insert(e);
+            }
         }
         before != (m.epoch, m.state, m.assigned.clone(), m.revoking.clone())
     }
@@ -910,6 +938,7 @@ pub(crate) fn heartbeat(
                         state: MemberState::Stable,
                         assigned: BTreeMap::new(),
                         revoking: BTreeMap::new(),
+                        since: HashMap::new(),
                         session_deadline: cx.now,
                         revoke_deadline: None,
                     },
@@ -1043,6 +1072,7 @@ pub(crate) fn replay(groups: &mut HashMap<String, Group>, id: &str, r: Coordinat
         state: MemberState::Stable,
         assigned: BTreeMap::new(),
         revoking: BTreeMap::new(),
+        since: HashMap::new(),
         session_deadline: now,
         revoke_deadline: None,
     };

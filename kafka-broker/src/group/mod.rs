@@ -264,11 +264,8 @@ impl GroupCoordinator {
             Ok(_) => Ok(()),
             Err((ErrorCode::TopicAlreadyExists, _)) => Ok(()),
             Err((e, m)) => {
-                tracing::error!(error = %m, "cannot create {OFFSETS_TOPIC}");
-                Err(match e {
-                    ErrorCode::KafkaStorageError => ErrorCode::CoordinatorNotAvailable,
-                    _ => ErrorCode::CoordinatorNotAvailable,
-                })
+                tracing::error!(error = %m, code = e.name(), "cannot create {OFFSETS_TOPIC}");
+                Err(ErrorCode::CoordinatorNotAvailable)
             }
         }
     }
@@ -366,7 +363,7 @@ impl GroupCoordinator {
         }
         for g in inner.groups.values_mut() {
             if let Kind::Consumer(c) = &mut g.kind {
-                c.after_load(now);
+                c.after_load(now, self.cfg.consumer_session_timeout_ms);
             }
         }
         tracing::info!(
@@ -585,7 +582,20 @@ impl GroupCoordinator {
                 Kind::Classic(c) => {
                     validate_classic_commit(c, member_id, instance_id, generation_or_epoch, &cx)?
                 }
-                Kind::Consumer(c) => c.validate_commit(member_id, generation_or_epoch)?,
+                Kind::Consumer(c) => {
+                    let snap = md.snapshot();
+                    let ids: Vec<(kafka_protocol::Uuid, i32)> = partitions
+                        .iter()
+                        .map(|p| {
+                            let id = snap
+                                .by_name
+                                .get(&p.topic)
+                                .map_or(kafka_protocol::Uuid::ZERO, |t| t.id);
+                            (id, p.partition)
+                        })
+                        .collect();
+                    c.validate_commit(member_id, generation_or_epoch, &ids)?
+                }
             },
         }
         let expire_ts = if retention_ms >= 0 {
@@ -1000,6 +1010,8 @@ fn expire_offsets(
     let mut dead = Vec::new();
     for (id, g) in groups.iter_mut() {
         let base = match &g.kind {
+            // A group waiting for KIP-394 pending members to join is kept.
+            Kind::Classic(c) if c.state == ClassicState::Empty && c.has_pending() => continue,
             Kind::Classic(c) if c.state == ClassicState::Empty => {
                 if c.protocol_type.is_some() {
                     Some(c.state_ts_ms)

@@ -23,7 +23,6 @@ pub(crate) fn handle(s: &Arc<Shared>, version: i16, req: ListGroupsRequest) -> L
     } else {
         Vec::new()
     };
-    // Before v5 only classic groups are visible to old clients? Kafka lists every group.
     ListGroupsResponse {
         groups: s
             .groups
