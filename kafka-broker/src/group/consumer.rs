@@ -19,8 +19,11 @@
 //! `CurrentMemberAssignment`) are written to `__consumer_offsets` and replayed at start.
 //!
 //! Not implemented: regular-expression subscriptions (`SubscribedTopicRegex` matches nothing),
-//! rack-aware assignment, static-member temporary leave (epoch -2 is treated as a leave),
-//! online migration between a non-empty classic group and a consumer group.
+//! rack-aware assignment, online migration between a non-empty classic group and a consumer
+//! group. Static members (KIP-345 semantics): epoch -2 is a temporary leave that keeps the
+//! member's partitions until its session expires; the same `instance_id` rejoining takes them
+//! over without a rebalance; a rejoin while the old incarnation is active is
+//! UNRELEASED_INSTANCE_ID.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -43,6 +46,10 @@ use crate::metadata::Metadata;
 
 /// Server-side assignors, the first is the default (Kafka's `group.consumer.assignors`).
 pub(crate) const ASSIGNORS: &[&str] = &["uniform", "range"];
+
+/// The member epoch of a static member that left temporarily (it keeps its assignment until
+/// its session expires or its instance rejoins).
+const LEAVE_STATIC: i32 = -2;
 
 /// Partitions by topic id.
 pub(crate) type Assignment = BTreeMap<Uuid, BTreeSet<i32>>;
@@ -330,6 +337,17 @@ impl ConsumerGroup {
         if self.members.is_empty() {
             self.empty_since_ms = now_ms;
         }
+    }
+
+    /// A static member's temporary leave (epoch -2): it keeps its partitions, no rebalance.
+    fn leave_static(&mut self, id: &str, out: &mut Vec<CoordinatorRecord>) {
+        let Some(m) = self.members.get_mut(id) else {
+            return;
+        };
+        m.previous_epoch = m.epoch;
+        m.epoch = LEAVE_STATIC;
+        let m = m.clone();
+        out.push(self.current_record(&m));
     }
 
     fn bump_epoch(&mut self, out: &mut Vec<CoordinatorRecord>) {
@@ -848,6 +866,7 @@ pub(crate) fn heartbeat(
                 })
                 .map(|m| m.id.clone());
             match by_instance {
+                Some(id) if p.member_epoch == LEAVE_STATIC => cg.leave_static(&id, out),
                 Some(id) => cg.remove_member(&id, cx.now_ms, out),
                 None => {
                     return HeartbeatOutcome::error(
@@ -859,10 +878,17 @@ pub(crate) fn heartbeat(
                     );
                 }
             }
+        } else if p.member_epoch == LEAVE_STATIC
+            && cg
+                .members
+                .get(&p.member_id)
+                .is_some_and(|m| m.instance_id.is_some())
+        {
+            cg.leave_static(&p.member_id, out);
         } else {
             cg.remove_member(&p.member_id, cx.now_ms, out);
         }
-        tracing::info!(group = %p.group_id, member = %p.member_id, "consumer group member left");
+        tracing::info!(group = %p.group_id, member = %p.member_id, epoch = p.member_epoch, "consumer group member left");
         return HeartbeatOutcome {
             error: E::None,
             message: None,
@@ -904,8 +930,16 @@ pub(crate) fn heartbeat(
                     .members
                     .values()
                     .find(|m| m.instance_id.as_ref() == Some(i))
-                    .map(|m| m.id.clone());
-                if let Some(old) = old
+                    .map(|m| (m.id.clone(), m.epoch));
+                if let Some((_, epoch)) = &old
+                    && *epoch != LEAVE_STATIC
+                {
+                    return HeartbeatOutcome::error(
+                        E::UnreleasedInstanceId,
+                        format!("Static member with instance id {i} is still in use."),
+                    );
+                }
+                if let Some((old, _)) = old
                     && let Some(mut m) = cg.members.remove(&old)
                 {
                     out.extend(member_tombstones(&cg.id, &old));

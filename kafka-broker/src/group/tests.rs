@@ -499,6 +499,16 @@ fn hb(
     epoch: i32,
     owned: Option<super::consumer::Assignment>,
 ) -> super::consumer::HeartbeatOutcome {
+    hb_static(s, member, None, epoch, owned)
+}
+
+fn hb_static(
+    s: &Shared,
+    member: &str,
+    instance: Option<&str>,
+    epoch: i32,
+    owned: Option<super::consumer::Assignment>,
+) -> super::consumer::HeartbeatOutcome {
     s.groups.consumer_heartbeat(
         &s.metadata,
         HeartbeatParams {
@@ -506,7 +516,7 @@ fn hb(
             group_id: "cg".into(),
             member_id: member.into(),
             member_epoch: epoch,
-            instance_id: None,
+            instance_id: instance.map(str::to_string),
             rack_id: None,
             rebalance_timeout_ms: if epoch == 0 { 30_000 } else { -1 },
             topics: (epoch == 0).then(|| vec!["t".to_string()]),
@@ -601,4 +611,36 @@ fn assignors_balance() {
         assert!(u3[m][&id].is_subset(&u[m][&id]));
     }
     let _ = Arc::new(());
+}
+
+#[tokio::test(start_paused = true)]
+async fn kip848_static_member_temporary_leave() {
+    let st = setup();
+    let s = &st.shared;
+    let topic = s
+        .metadata
+        .create_topic("t", 2, Default::default(), false)
+        .unwrap();
+    let a = hb_static(s, "A", Some("ia"), 0, Some(Default::default()));
+    let b = hb_static(s, "B", Some("ib"), 0, Some(Default::default()));
+    let a = hb_static(s, "A", Some("ia"), a.member_epoch, a.assignment.clone());
+    let b = hb_static(s, "B", Some("ib"), b.member_epoch, Some(Default::default()));
+    let a = hb_static(s, "A", Some("ia"), a.member_epoch, a.assignment.clone());
+    let b = hb_static(s, "B", Some("ib"), b.member_epoch, b.assignment.clone());
+    assert_eq!(a.member_epoch, b.member_epoch);
+    let b_parts = b.assignment.clone().unwrap_or_default();
+    assert_eq!(b_parts[&topic.id].len(), 1);
+    let epoch = b.member_epoch;
+    // Another process with B's instance id while B is active: refused.
+    let dup = hb_static(s, "B2", Some("ib"), 0, Some(Default::default()));
+    assert_eq!(dup.error, ErrorCode::UnreleasedInstanceId);
+    // B leaves temporarily and comes back under a new member id: same partitions, no new epoch.
+    assert_eq!(hb_static(s, "B", Some("ib"), -2, None).member_epoch, -2);
+    let back = hb_static(s, "B3", Some("ib"), 0, Some(Default::default()));
+    assert_eq!(back.error, ErrorCode::None);
+    assert_eq!(back.member_epoch, epoch);
+    assert_eq!(back.assignment.unwrap_or_default(), b_parts);
+    let a2 = hb_static(s, "A", Some("ia"), a.member_epoch, None);
+    assert_eq!(a2.member_epoch, epoch);
+    assert!(a2.assignment.is_none());
 }
