@@ -97,19 +97,35 @@ pub struct EmbeddedBroker {
 }
 
 impl EmbeddedBroker {
-    /// Starts the broker (`127.0.0.1:0`, temporary data dir, topics auto-created).
+    /// Starts the broker (`127.0.0.1:0`, temporary data dir, topics auto-created,
+    /// `group.initial.rebalance.delay.ms=0` as `scripts/apache-kafka.sh` configures Kafka).
     pub fn start() -> Result<EmbeddedBroker, kafka_broker::BrokerError> {
+        Self::start_with(None)
+    }
+
+    /// Like [`start`](Self::start) on a durable data directory: a broker started again on the
+    /// same directory after [`shutdown`](Self::shutdown) finds its topics, committed offsets
+    /// and groups.
+    pub fn start_in(dir: &std::path::Path) -> Result<EmbeddedBroker, kafka_broker::BrokerError> {
+        Self::start_with(Some(dir))
+    }
+
+    fn start_with(
+        dir: Option<&std::path::Path>,
+    ) -> Result<EmbeddedBroker, kafka_broker::BrokerError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("embedded-broker")
             .enable_all()
             .build()?;
-        let handle = runtime.block_on(
-            kafka_broker::Broker::builder()
-                .listener("127.0.0.1:0")
-                .auto_create_topics(true)
-                .start(),
-        )?;
+        let mut builder = kafka_broker::Broker::builder()
+            .config_properties([("group.initial.rebalance.delay.ms", "0")])
+            .listener("127.0.0.1:0")
+            .auto_create_topics(true);
+        if let Some(d) = dir {
+            builder = builder.data_dir(d);
+        }
+        let handle = runtime.block_on(builder.start())?;
         let bootstrap = handle.bootstrap();
         Ok(EmbeddedBroker {
             runtime,

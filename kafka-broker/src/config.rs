@@ -14,6 +14,13 @@
 //! `log.message.timestamp.type`, `log.index.interval.bytes`, `log.flush.interval.messages`,
 //! `log.flush.interval.ms`, `min.insync.replicas`, `compression.type` (only `producer`).
 //!
+//! Group coordinator ([`GroupConfig`](crate::GroupConfig)): `group.initial.rebalance.delay.ms`,
+//! `group.min.session.timeout.ms`, `group.max.session.timeout.ms`, `group.max.size`,
+//! `offsets.topic.num.partitions`, `offsets.retention.minutes`,
+//! `offsets.retention.check.interval.ms`, `offset.metadata.max.bytes`,
+//! `group.consumer.session.timeout.ms`, `group.consumer.heartbeat.interval.ms`,
+//! `group.consumer.max.size`.
+//!
 //! Accepted with a log line because they mean nothing for one node without the group and
 //! transaction coordinators: see [`IGNORED_BROKER_KEYS`]. Every other key is an error naming it.
 
@@ -26,8 +33,7 @@ use crate::log::{CleanupPolicy, LogConfig, LogTimestampType};
 
 /// Kafka keys accepted (with an `info` log line) although they have no effect on a single-node
 /// broker: KRaft controller settings, thread and socket buffer sizes, replication settings of
-/// internal topics, and group-coordinator settings (the group coordinator is not implemented
-/// yet).
+/// internal topics.
 pub const IGNORED_BROKER_KEYS: &[&str] = &[
     "process.roles",
     "controller.quorum.voters",
@@ -46,7 +52,6 @@ pub const IGNORED_BROKER_KEYS: &[&str] = &[
     "transaction.state.log.min.isr",
     "share.coordinator.state.topic.replication.factor",
     "share.coordinator.state.topic.min.isr",
-    "group.initial.rebalance.delay.ms",
     "unclean.leader.election.enable",
     "auto.leader.rebalance.enable",
     "delete.topic.enable",
@@ -476,6 +481,8 @@ pub struct BrokerConfig {
     pub maintenance_interval: Duration,
     /// Broker-level defaults of topic configs, by topic-config name (`retention.ms`, ...).
     pub topic_defaults: BTreeMap<String, String>,
+    /// Group coordinator settings.
+    pub groups: crate::GroupConfig,
 }
 
 impl Default for BrokerConfig {
@@ -490,6 +497,7 @@ impl Default for BrokerConfig {
             socket_request_max_bytes: kafka_protocol::frame::DEFAULT_MAX_FRAME,
             maintenance_interval: Duration::from_millis(300_000),
             topic_defaults: BTreeMap::new(),
+            groups: crate::GroupConfig::default(),
         }
     }
 }
@@ -631,6 +639,48 @@ impl BrokerConfig {
                 "log.retention.check.interval.ms" => {
                     let n: u64 = parse_num(key, v)?;
                     c.maintenance_interval = Duration::from_millis(n.max(1));
+                }
+                "group.initial.rebalance.delay.ms" => {
+                    c.groups.initial_rebalance_delay_ms = parse_num(key, v)?;
+                }
+                "group.min.session.timeout.ms" => {
+                    c.groups.min_session_timeout_ms = parse_num(key, v)?;
+                }
+                "group.max.session.timeout.ms" => {
+                    c.groups.max_session_timeout_ms = parse_num(key, v)?;
+                }
+                "group.max.size" => {
+                    let n: i64 = parse_num(key, v)?;
+                    c.groups.max_size = usize::try_from(n.max(1)).unwrap_or(usize::MAX);
+                }
+                "group.consumer.max.size" => {
+                    let n: i64 = parse_num(key, v)?;
+                    c.groups.consumer_max_size = usize::try_from(n.max(1)).unwrap_or(usize::MAX);
+                }
+                "group.consumer.session.timeout.ms" => {
+                    c.groups.consumer_session_timeout_ms = parse_num(key, v)?;
+                }
+                "group.consumer.heartbeat.interval.ms" => {
+                    c.groups.consumer_heartbeat_interval_ms = parse_num(key, v)?;
+                }
+                "offsets.topic.num.partitions" => {
+                    let n: i32 = parse_num(key, v)?;
+                    if n < 1 {
+                        return Err(BrokerError::Config(format!("{key} must be >= 1")));
+                    }
+                    c.groups.offsets_partitions = n;
+                }
+                "offsets.retention.minutes" => {
+                    let n: i64 = parse_num(key, v)?;
+                    c.groups.offsets_retention_ms = n.max(1).saturating_mul(60_000);
+                }
+                "offsets.retention.check.interval.ms" => {
+                    let n: u64 = parse_num(key, v)?;
+                    c.groups.offsets_retention_check_ms = n.max(1);
+                }
+                "offset.metadata.max.bytes" => {
+                    let n: usize = parse_num(key, v)?;
+                    c.groups.offset_metadata_max_bytes = n;
                 }
                 "log.retention.ms" => retention.0 = Some(parse_num(key, v)?),
                 "log.retention.minutes" => retention.1 = Some(parse_num(key, v)?),

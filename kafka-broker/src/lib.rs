@@ -33,10 +33,14 @@
 //! | DescribeConfigs, AlterConfigs, IncrementalAlterConfigs | 1-4, 0-2, 0-1 | TOPIC and BROKER |
 //! | DeleteRecords, OffsetForLeaderEpoch, InitProducerId | 0-2, 2-4, 0-5 | no transactions |
 //! | DescribeLogDirs, DescribeCluster | 1-5, 0-2 | |
+//! | FindCoordinator | 0-6 | group and transaction keys (this node), v4+ batches |
+//! | JoinGroup, SyncGroup, Heartbeat, LeaveGroup | 0-9, 0-5, 0-4, 0-5 | classic groups, static members |
+//! | OffsetCommit, OffsetFetch, OffsetDelete | 2-10, 1-10, 0 | offsets in `__consumer_offsets` |
+//! | ListGroups, DescribeGroups, DeleteGroups | 0-5, 0-6, 0-2 | |
+//! | ConsumerGroupHeartbeat, ConsumerGroupDescribe | 0-1, 0-1 | KIP-848, `uniform`/`range` assignors |
 //!
-//! Not yet: consumer groups (FindCoordinator and the group APIs are not advertised, so group
-//! consumers fail at the coordinator lookup), transactions (`read_committed` fetches are served
-//! like `read_uncommitted`), ACLs, SASL/TLS, quotas. Each handler module documents its
+//! Not yet: transactions (`read_committed` fetches are served like `read_uncommitted`;
+//! transactional ids are refused), ACLs, SASL/TLS, quotas. Each handler module documents its
 //! version differences.
 //!
 //! # Design
@@ -50,12 +54,16 @@
 //!   partitions they read and are woken by appends.
 //! * A background task runs each log's `maintain` (retention, compaction) every
 //!   `log.retention.check.interval.ms`.
+//! * `group`: the group coordinator (classic and KIP-848 groups); its state is written to the
+//!   compacted internal topic `__consumer_offsets` and replayed at start; one timer task runs
+//!   its deadlines (rebalance delays, session timeouts, offset retention).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
 mod error;
 mod fetch_session;
+mod group;
 mod handlers;
 pub mod log;
 mod metadata;
@@ -76,6 +84,7 @@ use tokio::task::JoinHandle;
 
 pub use config::BrokerConfig;
 pub use error::{BrokerError, Result};
+pub use group::GroupConfig;
 
 use crate::fetch_session::FetchSessionCache;
 use crate::log::LogConfig;
@@ -309,17 +318,23 @@ impl BrokerBuilder {
             metadata,
             producer_ids: Mutex::new(producer_ids),
             fetch_sessions: Mutex::new(FetchSessionCache::new(1000)),
+            groups: group::GroupCoordinator::new(config.groups.clone()),
             shutdown: rx,
             config,
         });
+        {
+            let s = shared.clone();
+            blocking(move || s.groups.load(&s.metadata)).await;
+        }
         let serve = tokio::spawn(server::serve(listener, shared.clone()));
         let maintain = tokio::spawn(maintenance(shared.clone()));
+        let timers = tokio::spawn(group::run_timers(shared.clone()));
         tracing::info!(%addr, cluster_id = %shared.cluster_id, node_id, dir = %data_dir.display(), "broker started");
         Ok(BrokerHandle {
             addr,
             advertised: format!("{adv_host}:{adv_port}"),
             shutdown: tx,
-            tasks: Some((serve, maintain)),
+            tasks: Some((serve, maintain, timers)),
             shared,
             temp,
         })
@@ -366,7 +381,7 @@ pub struct BrokerHandle {
     addr: SocketAddr,
     advertised: String,
     shutdown: watch::Sender<bool>,
-    tasks: Option<(JoinHandle<()>, JoinHandle<()>)>,
+    tasks: Option<(JoinHandle<()>, JoinHandle<()>, JoinHandle<()>)>,
     shared: Arc<Shared>,
     temp: Option<tempfile::TempDir>,
 }
@@ -405,9 +420,10 @@ impl BrokerHandle {
     /// wake long-polling fetches, flush and close every log, remove a temporary data dir.
     pub async fn shutdown(mut self) -> Result<()> {
         let _ = self.shutdown.send(true);
-        if let Some((serve, maintain)) = self.tasks.take() {
+        if let Some((serve, maintain, timers)) = self.tasks.take() {
             let _ = serve.await;
             let _ = maintain.await;
+            let _ = timers.await;
         }
         let s = self.shared.clone();
         blocking(move || s.metadata.close_all()).await;

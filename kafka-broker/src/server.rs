@@ -166,7 +166,7 @@ async fn handle_jobs(
             let _e = span.enter();
             tracing::trace!("handling");
             drop(_e);
-            handlers::dispatch(&shared, &header, body).await
+            handlers::dispatch(&shared, &header, peer, body).await
         };
         match outcome {
             Outcome::Respond(resp) => {

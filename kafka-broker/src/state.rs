@@ -21,6 +21,7 @@ pub(crate) struct Shared {
     pub(crate) metadata: Metadata,
     pub(crate) producer_ids: Mutex<ProducerIds>,
     pub(crate) fetch_sessions: Mutex<FetchSessionCache>,
+    pub(crate) groups: crate::group::GroupCoordinator,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 

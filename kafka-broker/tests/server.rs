@@ -125,10 +125,10 @@ async fn malformed_input_closes_only_that_connection() {
         }),
         ("unadvertised api", {
             frame(
-                ApiKey::JoinGroup,
+                ApiKey::ListTransactions,
                 0,
                 4,
-                RequestKind::JoinGroup(Default::default()),
+                RequestKind::ListTransactions(Default::default()),
             )
         }),
         ("unsupported version", {

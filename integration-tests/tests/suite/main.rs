@@ -19,6 +19,7 @@ mod admin;
 mod client;
 mod consumer;
 mod producer;
+mod groups;
 mod protocol;
 mod records;
 mod security;
@@ -51,6 +52,7 @@ fn cases() -> Vec<Case> {
     v.extend_from_slice(admin::CASES);
     v.extend_from_slice(consumer::CASES);
     v.extend_from_slice(producer::CASES);
+    v.extend_from_slice(groups::CASES);
     v
 }
 

@@ -32,6 +32,19 @@ pub(crate) const SUPPORTED: &[ApiKey] = &[
     ApiKey::CreatePartitions,
     ApiKey::IncrementalAlterConfigs,
     ApiKey::DescribeCluster,
+    ApiKey::FindCoordinator,
+    ApiKey::JoinGroup,
+    ApiKey::SyncGroup,
+    ApiKey::Heartbeat,
+    ApiKey::LeaveGroup,
+    ApiKey::OffsetCommit,
+    ApiKey::OffsetFetch,
+    ApiKey::OffsetDelete,
+    ApiKey::ListGroups,
+    ApiKey::DescribeGroups,
+    ApiKey::DeleteGroups,
+    ApiKey::ConsumerGroupHeartbeat,
+    ApiKey::ConsumerGroupDescribe,
 ];
 
 /// The versions advertised for `api`, if it is served.
@@ -117,7 +130,8 @@ mod tests {
         }
         let init = range(ApiKey::InitProducerId);
         assert!(init.is_some_and(|r| r.max < ApiKey::InitProducerId.versions().max));
-        assert!(range(ApiKey::JoinGroup).is_none());
+        assert!(range(ApiKey::JoinGroup).is_some());
+        assert!(range(ApiKey::AddPartitionsToTxn).is_none());
     }
 
     #[test]

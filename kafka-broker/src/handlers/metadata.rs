@@ -25,7 +25,7 @@ pub(crate) fn describe_topic(s: &Shared, t: &Topic, version: i16) -> MetadataRes
         error_code: 0,
         name: Some(t.name.clone()),
         topic_id: if version >= 10 { t.id } else { Uuid::ZERO },
-        is_internal: false,
+        is_internal: crate::group::is_internal_topic(&t.name),
         partitions: t
             .partitions
             .iter()

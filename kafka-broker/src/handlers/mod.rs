@@ -1,6 +1,7 @@
 //! One module per Kafka API, each headed by the versions it serves and what differs between
 //! them (the layout of franz-go's kfake). [`dispatch`] routes a decoded request to its handler.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use kafka_protocol::messages::{RequestHeader, RequestKind, ResponseKind};
@@ -9,20 +10,33 @@ use crate::state::Shared;
 
 pub(crate) mod alter_configs;
 pub(crate) mod api_versions;
+pub(crate) mod consumer_group_describe;
+pub(crate) mod consumer_group_heartbeat;
 pub(crate) mod create_partitions;
 pub(crate) mod create_topics;
+pub(crate) mod delete_groups;
 pub(crate) mod delete_records;
 pub(crate) mod delete_topics;
 pub(crate) mod describe_cluster;
 pub(crate) mod describe_configs;
+pub(crate) mod describe_groups;
 pub(crate) mod describe_log_dirs;
 pub(crate) mod fetch;
+pub(crate) mod find_coordinator;
+pub(crate) mod heartbeat;
 pub(crate) mod incremental_alter_configs;
 pub(crate) mod init_producer_id;
+pub(crate) mod join_group;
+pub(crate) mod leave_group;
+pub(crate) mod list_groups;
 pub(crate) mod list_offsets;
 pub(crate) mod metadata;
+pub(crate) mod offset_commit;
+pub(crate) mod offset_delete;
+pub(crate) mod offset_fetch;
 pub(crate) mod offset_for_leader_epoch;
 pub(crate) mod produce;
+pub(crate) mod sync_group;
 
 /// What to do after handling a request.
 pub(crate) enum Outcome {
@@ -41,7 +55,12 @@ impl<T: Into<ResponseKind>> From<T> for Outcome {
 }
 
 /// Routes a request to its handler. Only advertised APIs reach this point.
-pub(crate) async fn dispatch(s: &Arc<Shared>, h: &RequestHeader, body: RequestKind) -> Outcome {
+pub(crate) async fn dispatch(
+    s: &Arc<Shared>,
+    h: &RequestHeader,
+    peer: SocketAddr,
+    body: RequestKind,
+) -> Outcome {
     let v = h.request_api_version;
     match body {
         RequestKind::ApiVersions(r) => api_versions::handle(v, r).into(),
@@ -64,6 +83,23 @@ pub(crate) async fn dispatch(s: &Arc<Shared>, h: &RequestHeader, body: RequestKi
         }
         RequestKind::InitProducerId(r) => init_producer_id::handle(s, v, r).await.into(),
         RequestKind::DescribeLogDirs(r) => describe_log_dirs::handle(s, v, r).await.into(),
+        RequestKind::FindCoordinator(r) => find_coordinator::handle(s, v, r).await.into(),
+        RequestKind::JoinGroup(r) => join_group::handle(s, h, peer, v, r).await.into(),
+        RequestKind::SyncGroup(r) => sync_group::handle(s, v, r).await.into(),
+        RequestKind::Heartbeat(r) => heartbeat::handle(s, v, r).into(),
+        RequestKind::LeaveGroup(r) => leave_group::handle(s, v, r).await.into(),
+        RequestKind::OffsetCommit(r) => offset_commit::handle(s, v, r).await.into(),
+        RequestKind::OffsetFetch(r) => offset_fetch::handle(s, v, r).into(),
+        RequestKind::OffsetDelete(r) => offset_delete::handle(s, v, r).await.into(),
+        RequestKind::ListGroups(r) => list_groups::handle(s, v, r).into(),
+        RequestKind::DescribeGroups(r) => describe_groups::handle(s, v, r).into(),
+        RequestKind::DeleteGroups(r) => delete_groups::handle(s, v, r).await.into(),
+        RequestKind::ConsumerGroupHeartbeat(r) => {
+            consumer_group_heartbeat::handle(s, h, peer, v, r)
+                .await
+                .into()
+        }
+        RequestKind::ConsumerGroupDescribe(r) => consumer_group_describe::handle(s, v, r).into(),
         other => Outcome::Close(format!("{:?} is not supported", other.api_key())),
     }
 }
@@ -98,30 +134,44 @@ pub(crate) mod testutil {
     }
 
     pub(crate) fn state() -> TestState {
+        state_with(BrokerConfig::default())
+    }
+
+    /// A state with this config in a fresh temp dir.
+    pub(crate) fn state_with(config: BrokerConfig) -> TestState {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        let (tx, rx) = tokio::sync::watch::channel(false);
-        let config = BrokerConfig::default();
-        let metadata = Metadata::open(dir.path(), config.topic_defaults.clone())
-            .unwrap_or_else(|e| panic!("{e}"));
-        let shared = Arc::new(Shared {
-            node_id: 1,
-            cluster_id: "test-cluster".into(),
-            advertised_host: "127.0.0.1".into(),
-            advertised_port: 9092,
-            data_dir: dir.path().to_path_buf(),
-            metadata,
-            producer_ids: Mutex::new(
-                ProducerIds::open(dir.path()).unwrap_or_else(|e| panic!("{e}")),
-            ),
-            fetch_sessions: Mutex::new(FetchSessionCache::new(100)),
-            shutdown: rx,
-            config,
-        });
+        let (shared, tx) = shared_in(dir.path(), config);
         TestState {
             shared,
             _dir: dir,
             _tx: tx,
         }
+    }
+
+    /// A state over an existing data dir (groups loaded from it, as at broker start).
+    pub(crate) fn shared_in(
+        dir: &std::path::Path,
+        config: BrokerConfig,
+    ) -> (Arc<Shared>, tokio::sync::watch::Sender<bool>) {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let metadata =
+            Metadata::open(dir, config.topic_defaults.clone()).unwrap_or_else(|e| panic!("{e}"));
+        let groups = crate::group::GroupCoordinator::new(config.groups.clone());
+        groups.load(&metadata);
+        let shared = Arc::new(Shared {
+            node_id: 1,
+            cluster_id: "test-cluster".into(),
+            advertised_host: "127.0.0.1".into(),
+            advertised_port: 9092,
+            data_dir: dir.to_path_buf(),
+            metadata,
+            producer_ids: Mutex::new(ProducerIds::open(dir).unwrap_or_else(|e| panic!("{e}"))),
+            fetch_sessions: Mutex::new(FetchSessionCache::new(100)),
+            groups,
+            shutdown: rx,
+            config,
+        });
+        (shared, tx)
     }
 
     /// Encodes a response at `version` and decodes it back (catches fields set in versions

@@ -4,7 +4,8 @@
 //!   the client notices), 1 and -1 (on one node the same once appended; `min.insync.replicas`
 //!   above 1 makes acks=-1 fail with NOT_ENOUGH_REPLICAS). Other acks: INVALID_REQUIRED_ACKS.
 //! * v5+: log start offset; v8+: error messages; v13: topics by id (UNKNOWN_TOPIC_ID).
-//! * Produce never auto-creates topics (Metadata does).
+//! * Produce never auto-creates topics (Metadata does). Internal topics (`__consumer_offsets`)
+//!   are INVALID_TOPIC_EXCEPTION, as in Kafka.
 //!
 //! All partitions of one request are appended in one blocking task, each under its own
 //! partition lock; records are handed to the log as the `Bytes` slice of the request frame.
@@ -62,6 +63,11 @@ pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -
             } else {
                 match topic {
                     None => Err(missing),
+                    // Internal topics are written by the coordinators only (Kafka:
+                    // "Cannot append to internal topic").
+                    Some(t) if crate::group::is_internal_topic(&t.name) => {
+                        Err(ErrorCode::InvalidTopicException)
+                    }
                     Some(t) => match t.partition(pd.index) {
                         None => Err(ErrorCode::UnknownTopicOrPartition),
                         Some(_) if min_isr_fail => Err(ErrorCode::NotEnoughReplicas),
