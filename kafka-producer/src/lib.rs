@@ -1,20 +1,71 @@
 //! The Kafka producer of the suite.
 //!
-//! **State:** the building blocks are here — records, serializers, the Java-compatible
-//! partitioners and interceptors. The sending engine (accumulator, sender, idempotence,
-//! `Producer`) is not yet implemented; it lands on top of `kafka-client`.
+//! [`Producer`] batches records per partition and sends them to the partition leaders:
 //!
+//! - **Accumulator**: one open batch per partition ([`RecordBatchBuilder`] into one buffer of
+//!   `batch.size`), closed at `batch.size` or after `linger.ms`; `buffer.memory` bounds what is
+//!   queued, and `send` waits for space up to `max.block.ms`.
+//! - **Sender**: one task per broker drains the ready batches of *all* its partitions into one
+//!   ProduceRequest (≤ `max.request.size`, rotating start), compresses each batch once, and
+//!   pipelines up to `max.in.flight.requests.per.connection` requests (`acks=0` requests get no
+//!   response and complete once written).
+//! - **Retries** within `delivery.timeout.ms`, with metadata refresh on leader changes;
+//!   per-partition errors reach the futures of that partition's records only.
+//! - **Idempotence** (on by default, as in the Java client ≥ 3.0): producer id from
+//!   InitProducerId, per-partition sequence numbers, order kept with up to 5 requests in flight,
+//!   epoch bump on unresolved sequences; no duplicates and no reordering after retries.
+//! - **Partitioning**: the Java client's murmur2 for keyed records (same partitions), uniform
+//!   sticky for keyless ones (KIP-480/794), round-robin, or a custom [`partitioner::Partitioner`].
+//! - **Interceptors** ([`interceptor`]), serializers ([`serializer`]), headers with duplicate
+//!   keys, explicit partitions and timestamps.
+//!
+//! [`RecordBatchBuilder`]: kafka_protocol::records::RecordBatchBuilder
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use kafka_producer::{Producer, ProducerRecord, config::ProducerConfig};
+//!
+//! # async fn demo() -> Result<(), kafka_producer::ProducerError> {
+//! let config = ProducerConfig::from_properties([
+//!     ("bootstrap.servers", "localhost:9092"),
+//!     ("compression.type", "lz4"),
+//! ])?;
+//! let producer: Producer<String, String> = Producer::new(config).await?;
+//! let md = producer
+//!     .send(ProducerRecord::new("orders", Some("order-1".to_string()), "created".to_string())
+//!         .with_header("source", Some(&b"web"[..])))
+//!     .await? // queued
+//!     .await?; // acknowledged
+//! println!("written at {}-{}@{}", md.topic, md.partition, md.offset);
+//! producer.close(Duration::from_secs(10)).await?;
+//! # Ok(()) }
 //! ```
-//! use kafka_producer::partitioner::murmur2_partition;
-//! // the same partition the Java client picks for this key with 6 partitions
-//! assert_eq!(murmur2_partition(b"key-0", 6), murmur2_partition(b"key-0", 6));
-//! ```
+//!
+//! # Metrics
+//!
+//! Through the [`metrics`](https://docs.rs/metrics) facade: `kafka_producer_records_sent_total`,
+//! `kafka_producer_bytes_sent_total`, `kafka_producer_record_errors_total`,
+//! `kafka_producer_batch_retries_total` (counters; rates give records/s and bytes/s),
+//! `kafka_producer_batch_size_bytes`, `kafka_producer_request_latency_seconds` and
+//! `kafka_producer_queue_time_seconds` (histograms), beside the client core's per-request
+//! metrics.
 
+mod accumulator;
+pub mod config;
+mod delivery;
+mod engine;
 pub mod error;
 pub mod interceptor;
 pub mod partitioner;
+mod producer;
 pub mod record;
 pub mod serializer;
 
+#[cfg(test)]
+mod tests;
+
+pub use config::{Acks, ProducerConfig};
+pub use delivery::DeliveryFuture;
 pub use error::ProducerError;
+pub use producer::{Producer, ProducerBuilder};
 pub use record::{Header, ProducerRecord, RecordMetadata};

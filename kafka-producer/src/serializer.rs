@@ -77,6 +77,42 @@ macro_rules! int_ser {
 }
 int_ser!(i16, i32, i64, u16, u32, u64);
 
+/// Types with a serializer the producer picks by itself ([`Producer::new`](crate::Producer::new),
+/// [`ProducerBuilder::default_serializers`](crate::ProducerBuilder::default_serializers)):
+/// `Bytes`, `Vec<u8>`, `String`, the integers (big-endian, as Java) and `serde_json::Value`.
+///
+/// ```
+/// use kafka_producer::serializer::DefaultSerializer;
+/// let s = String::default_serializer();
+/// assert_eq!(&s.serialize("t", &"x".to_string()).unwrap()[..], b"x");
+/// ```
+pub trait DefaultSerializer: Sized + Send + Sync + 'static {
+    /// The serializer for this type.
+    fn default_serializer() -> std::sync::Arc<dyn Serializer<Self>>;
+}
+
+macro_rules! default_ser {
+    ($($t:ty => $s:expr),* $(,)?) => {$(
+        impl DefaultSerializer for $t {
+            fn default_serializer() -> std::sync::Arc<dyn Serializer<Self>> {
+                std::sync::Arc::new($s)
+            }
+        }
+    )*};
+}
+default_ser!(
+    Bytes => BytesSerializer,
+    Vec<u8> => BytesSerializer,
+    String => StringSerializer,
+    i16 => IntegerSerializer,
+    i32 => IntegerSerializer,
+    i64 => IntegerSerializer,
+    u16 => IntegerSerializer,
+    u32 => IntegerSerializer,
+    u64 => IntegerSerializer,
+    serde_json::Value => JsonSerializer,
+);
+
 /// Any `serde::Serialize` value as JSON.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonSerializer;

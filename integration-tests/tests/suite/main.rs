@@ -18,6 +18,7 @@ use kafka_protocol::messages::ApiKey;
 mod admin;
 mod client;
 mod consumer;
+mod producer;
 mod protocol;
 mod records;
 mod security;
@@ -49,6 +50,7 @@ fn cases() -> Vec<Case> {
     v.extend_from_slice(client::CASES);
     v.extend_from_slice(admin::CASES);
     v.extend_from_slice(consumer::CASES);
+    v.extend_from_slice(producer::CASES);
     v
 }
 

@@ -1,0 +1,371 @@
+//! The record accumulator: per-partition queues of batches.
+//!
+//! Each partition has one `Mutex<PartitionState>`, the only lock on the per-record path: the
+//! caller's task appends the record's bytes to the open [`RecordBatchBuilder`] under it. A
+//! batch is *closed* when it reaches `batch.size`, when `linger.ms` passed (the sender closes
+//! it), or on `flush`; closed batches wait in `ready` in creation order. Producer id, epoch and
+//! sequence are assigned when a batch is drained for its first send (as the Java client
+//! does), and it is compressed then, outside the lock, by the broker's sender task.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::records::{RECORD_BATCH_OVERHEAD, RecordBatchBuilder};
+use tokio::time::Instant;
+
+use crate::delivery::{BatchShared, RecordMeta};
+use crate::{ProducerError, RecordMetadata};
+
+/// A per-record completion callback.
+pub(crate) type Callback = Box<dyn FnOnce(Result<RecordMetadata, ProducerError>) + Send>;
+
+/// Producer id, epoch and base sequence stamped into a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub(crate) producer_id: i64,
+    pub(crate) epoch: i16,
+    pub(crate) base_sequence: i32,
+}
+
+/// A batch being filled.
+pub(crate) struct OpenBatch {
+    pub(crate) builder: RecordBatchBuilder,
+    pub(crate) shared: Arc<BatchShared>,
+    pub(crate) created: Instant,
+    pub(crate) reserved: usize,
+    pub(crate) metas: Vec<RecordMeta>,
+    pub(crate) callbacks: Vec<(RecordMeta, Callback)>,
+}
+
+/// A closed batch: waiting, in flight, or back for a retry.
+pub(crate) struct Batch {
+    /// Creation order within the partition.
+    pub(crate) no: u64,
+    pub(crate) shared: Arc<BatchShared>,
+    pub(crate) builder: Option<RecordBatchBuilder>,
+    /// Encoded bytes and the stamp they carry, once built.
+    pub(crate) encoded: Option<(Bytes, Option<Stamp>)>,
+    pub(crate) record_count: i32,
+    pub(crate) uncompressed: usize,
+    pub(crate) reserved: usize,
+    pub(crate) created: Instant,
+    pub(crate) attempts: u32,
+    pub(crate) stamp: Option<Stamp>,
+    pub(crate) last_error: Option<kafka_client::Error>,
+    pub(crate) metas: Vec<RecordMeta>,
+    pub(crate) callbacks: Vec<(RecordMeta, Callback)>,
+}
+
+impl Batch {
+    /// Size on the wire, best known (compressed size once built).
+    pub(crate) fn wire_size(&self) -> usize {
+        match &self.encoded {
+            Some((b, _)) => b.len(),
+            None => self.uncompressed,
+        }
+    }
+
+    /// Encodes the batch (compressing once) or re-stamps already encoded bytes when the
+    /// stamp changed (after an epoch bump).
+    pub(crate) fn encode(
+        &mut self,
+        compression: kafka_protocol::compression::Compression,
+        level: Option<i32>,
+    ) -> Result<Bytes, ProducerError> {
+        if let Some((bytes, stamp)) = &self.encoded {
+            if *stamp == self.stamp {
+                return Ok(bytes.clone());
+            }
+            let restamped = restamp(bytes, self.stamp);
+            self.encoded = Some((restamped.clone(), self.stamp));
+            return Ok(restamped);
+        }
+        let Some(mut b) = self.builder.take() else {
+            return Err(ProducerError::Fatal("batch has no records".into()));
+        };
+        b = b.compression(compression).compression_level(level);
+        if let Some(s) = self.stamp {
+            b = b.producer(s.producer_id, s.epoch, s.base_sequence);
+        }
+        let bytes = b
+            .build()
+            .map_err(|e| ProducerError::Client(kafka_client::Error::from(e)))?;
+        self.encoded = Some((bytes.clone(), self.stamp));
+        Ok(bytes)
+    }
+}
+
+/// Rewrites producer id, epoch and base sequence of an encoded v2 batch and its CRC.
+pub(crate) fn restamp(bytes: &Bytes, stamp: Option<Stamp>) -> Bytes {
+    let s = stamp.unwrap_or(Stamp {
+        producer_id: -1,
+        epoch: -1,
+        base_sequence: -1,
+    });
+    let mut b = BytesMut::from(&bytes[..]);
+    if b.len() < RECORD_BATCH_OVERHEAD {
+        return bytes.clone();
+    }
+    b[43..51].copy_from_slice(&s.producer_id.to_be_bytes());
+    b[51..53].copy_from_slice(&s.epoch.to_be_bytes());
+    b[53..57].copy_from_slice(&s.base_sequence.to_be_bytes());
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+    b.freeze()
+}
+
+/// Adds `n` to a sequence number, wrapping at `i32::MAX` to 0 as Kafka does.
+pub(crate) fn add_sequence(seq: i32, n: i32) -> i32 {
+    if seq > i32::MAX - n {
+        n - (i32::MAX - seq) - 1
+    } else {
+        seq + n
+    }
+}
+
+/// The state of one partition's queue.
+pub(crate) struct PartitionState {
+    pub(crate) open: Option<OpenBatch>,
+    pub(crate) ready: VecDeque<Batch>,
+    pub(crate) in_flight: u32,
+    /// A batch came back for a retry: send nothing until every in-flight batch returned, then
+    /// resend in order.
+    pub(crate) retry_blocked: bool,
+    pub(crate) backoff_until: Option<Instant>,
+    pub(crate) next_batch_no: u64,
+    pub(crate) next_sequence: i32,
+    pub(crate) last_acked_sequence: i32,
+    /// Every batch not completed yet (open, ready, in flight), for `flush`.
+    pub(crate) incomplete: VecDeque<Arc<BatchShared>>,
+}
+
+impl PartitionState {
+    /// Moves the open batch, if any, to the ready queue.
+    pub(crate) fn close_open(&mut self) {
+        if let Some(open) = self.open.take() {
+            if open.builder.is_empty() {
+                self.forget(&open.shared);
+                return;
+            }
+            let no = self.next_batch_no;
+            self.next_batch_no += 1;
+            self.ready.push_back(Batch {
+                no,
+                shared: open.shared,
+                record_count: open.builder.len() as i32,
+                uncompressed: open.builder.uncompressed_size(),
+                builder: Some(open.builder),
+                encoded: None,
+                reserved: open.reserved,
+                created: open.created,
+                attempts: 0,
+                stamp: None,
+                last_error: None,
+                metas: open.metas,
+                callbacks: open.callbacks,
+            });
+        }
+    }
+
+    /// Puts a batch back for a retry, in creation order.
+    pub(crate) fn requeue(&mut self, batch: Batch) {
+        let pos = self
+            .ready
+            .iter()
+            .position(|b| b.no > batch.no)
+            .unwrap_or(self.ready.len());
+        self.ready.insert(pos, batch);
+    }
+
+    pub(crate) fn forget(&mut self, shared: &Arc<BatchShared>) {
+        if let Some(pos) = self.incomplete.iter().position(|s| Arc::ptr_eq(s, shared)) {
+            self.incomplete.remove(pos);
+        }
+    }
+
+    pub(crate) fn has_data(&self) -> bool {
+        self.open.is_some() || !self.ready.is_empty()
+    }
+}
+
+/// One partition's queue.
+pub(crate) struct PartitionQueue {
+    pub(crate) topic: Arc<str>,
+    pub(crate) partition: i32,
+    state: Mutex<PartitionState>,
+}
+
+impl PartitionQueue {
+    pub(crate) fn new(topic: Arc<str>, partition: i32) -> Arc<PartitionQueue> {
+        Arc::new(PartitionQueue {
+            topic,
+            partition,
+            state: Mutex::new(PartitionState {
+                open: None,
+                ready: VecDeque::new(),
+                in_flight: 0,
+                retry_blocked: false,
+                backoff_until: None,
+                next_batch_no: 0,
+                next_sequence: 0,
+                last_acked_sequence: -1,
+                incomplete: VecDeque::new(),
+            }),
+        })
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, PartitionState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A topic's partitions and its keyless-record state (uniform sticky, round-robin counter).
+pub(crate) struct TopicState {
+    pub(crate) name: Arc<str>,
+    pub(crate) partitions: Vec<Arc<PartitionQueue>>,
+    sticky_partition: AtomicI32,
+    sticky_bytes: AtomicUsize,
+    rng: AtomicU64,
+}
+
+impl TopicState {
+    pub(crate) fn new(name: Arc<str>, partitions: Vec<Arc<PartitionQueue>>) -> TopicState {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9_7f4a_7c15)
+            | 1;
+        TopicState {
+            name,
+            partitions,
+            sticky_partition: AtomicI32::new(-1),
+            sticky_bytes: AtomicUsize::new(0),
+            rng: AtomicU64::new(seed),
+        }
+    }
+
+    /// Grows to `count` partitions, keeping existing queues.
+    pub(crate) fn grown(&self, count: usize) -> TopicState {
+        let mut parts = self.partitions.clone();
+        for p in parts.len()..count {
+            parts.push(PartitionQueue::new(self.name.clone(), p as i32));
+        }
+        TopicState::new(self.name.clone(), parts)
+    }
+
+    fn random(&self) -> u64 {
+        // xorshift; races between threads only mix the state further
+        let mut x = self.rng.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.store(x, Ordering::Relaxed);
+        x
+    }
+
+    /// The uniform sticky partition (KIP-480/KIP-794) for a keyless record of `size` bytes:
+    /// records stick to one partition until `batch_size` bytes went to it, then a different
+    /// partition is picked at random. Lock-free.
+    pub(crate) fn sticky(&self, size: usize, batch_size: usize) -> i32 {
+        let n = self.partitions.len() as i32;
+        if n <= 1 {
+            return 0;
+        }
+        let mut p = self.sticky_partition.load(Ordering::Relaxed);
+        if p < 0 || p >= n {
+            let fresh = (self.random() % n as u64) as i32;
+            p = match self.sticky_partition.compare_exchange(
+                p,
+                fresh,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => fresh,
+                Err(cur) => cur,
+            };
+        }
+        let total = self.sticky_bytes.fetch_add(size, Ordering::Relaxed) + size;
+        if total >= batch_size.max(1) {
+            let next = (p + 1 + (self.random() % (n as u64 - 1)) as i32) % n;
+            if self
+                .sticky_partition
+                .compare_exchange(p, next, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+            {
+                self.sticky_bytes.store(0, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+/// An upper bound of a record's size inside a v2 batch.
+pub(crate) fn record_size_estimate(key: usize, value: usize, headers: &[(&str, usize)]) -> usize {
+    // length, attributes, timestamp delta, offset delta, key/value lengths, header count:
+    // at most 5 + 1 + 10 + 5 + 5 + 5 + 5 varint bytes.
+    let mut n = 36 + key + value;
+    for (k, v) in headers {
+        n += 10 + k.len() + v;
+    }
+    n
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use kafka_protocol::records::RecordBatch;
+
+    #[test]
+    fn sequences_wrap_like_kafka() {
+        assert_eq!(add_sequence(5, 10), 15);
+        assert_eq!(add_sequence(i32::MAX - 1, 1), i32::MAX);
+        assert_eq!(add_sequence(i32::MAX, 1), 0);
+        assert_eq!(add_sequence(i32::MAX - 2, 5), 2);
+    }
+
+    #[test]
+    fn restamp_rewrites_producer_fields_and_crc() {
+        let mut b = RecordBatchBuilder::new(0).producer(7, 1, 0);
+        b.append(1, Some(b"k"), Some(b"v"), &[]).unwrap();
+        b.append(2, None, Some(b"w"), &[]).unwrap();
+        let bytes = b.build().unwrap();
+        let out = restamp(
+            &bytes,
+            Some(Stamp {
+                producer_id: 9,
+                epoch: 2,
+                base_sequence: 40,
+            }),
+        );
+        let parsed = RecordBatch::parse(out).unwrap();
+        parsed.validate_crc().unwrap();
+        assert_eq!(parsed.producer_id(), 9);
+        assert_eq!(parsed.producer_epoch(), 2);
+        assert_eq!(parsed.base_sequence(), 40);
+        assert_eq!(parsed.last_sequence(), 41);
+    }
+
+    #[test]
+    fn sticky_moves_after_batch_size_bytes() {
+        let parts = (0..6).map(|p| PartitionQueue::new("t".into(), p)).collect();
+        let t = TopicState::new("t".into(), parts);
+        let first = t.sticky(100, 1000);
+        for _ in 0..8 {
+            assert_eq!(t.sticky(100, 1000), first);
+        }
+        assert_eq!(
+            t.sticky(100, 1000),
+            first,
+            "the 10th record fills the batch"
+        );
+        assert_ne!(t.sticky(100, 1000), first, "then a new partition");
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..5000 {
+            seen.insert(t.sticky(500, 1000));
+        }
+        assert_eq!(seen.len(), 6);
+    }
+}

@@ -1,0 +1,681 @@
+//! [`Producer`]: the user-facing handle, and [`ProducerBuilder`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use kafka_client::Client;
+use kafka_client::broker::Dialer;
+use kafka_protocol::records::{RECORD_BATCH_OVERHEAD, RecordBatchBuilder};
+use tokio::time::Instant;
+
+use crate::accumulator::{Callback, OpenBatch, TopicState, record_size_estimate};
+use crate::config::{PartitionerChoice, ProducerConfig};
+use crate::delivery::{BatchShared, DeliveryFuture, RecordMeta};
+use crate::engine::{AckHook, Engine, init_producer_id};
+use crate::interceptor::{InterceptorChain, ProducerInterceptor};
+use crate::partitioner::{
+    DefaultPartitioner, PartitionRequest, Partitioner, RoundRobinPartitioner,
+};
+use crate::serializer::{DefaultSerializer, Serializer};
+use crate::{ProducerError, ProducerRecord, RecordMetadata};
+
+/// A Kafka producer: batches records per partition and sends them to partition leaders, one
+/// sender task per broker, with retries, idempotence (on by default) and ordering per
+/// partition.
+///
+/// Cheap to clone (an `Arc` inside), `Send + Sync`: share it between tasks. Dropping the
+/// last clone without [`close`](Producer::close) sends what is buffered in the background
+/// (within `delivery.timeout.ms`) and then stops; call `close` to wait for that.
+///
+/// # Two phases
+///
+/// [`send`](Producer::send) is an `async fn` that waits only for what it needs to *queue* the
+/// record — topic metadata and buffer space, each bounded by `max.block.ms` — and returns a
+/// [`DeliveryFuture`] once the record is in a batch. That second future resolves when the
+/// broker acknowledged the record (or when it failed for good). So records from one task are
+/// queued in call order, and many records can be in flight without awaiting each ack:
+///
+/// ```no_run
+/// use kafka_producer::{Producer, ProducerRecord, config::ProducerConfig};
+///
+/// # async fn demo() -> Result<(), kafka_producer::ProducerError> {
+/// let config = ProducerConfig::from_properties([("bootstrap.servers", "localhost:9092"), ("linger.ms", "10")])?;
+/// let producer: Producer<String, String> = Producer::new(config).await?;
+/// let mut acks = Vec::new();
+/// for i in 0..1000 {
+///     let record = ProducerRecord::new("events", Some(format!("user-{i}")), format!("clicked {i}"));
+///     acks.push(producer.send(record).await?); // queued
+/// }
+/// for ack in acks {
+///     let md = ack.await?; // acknowledged
+///     assert!(md.offset >= 0);
+/// }
+/// producer.close(std::time::Duration::from_secs(30)).await?;
+/// # Ok(()) }
+/// ```
+pub struct Producer<K, V> {
+    inner: Arc<Inner<K, V>>,
+}
+
+impl<K, V> Clone for Producer<K, V> {
+    fn clone(&self) -> Self {
+        Producer {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<K, V> std::fmt::Debug for Producer<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Producer")
+            .field("engine", &self.inner.engine)
+            .finish_non_exhaustive()
+    }
+}
+
+enum Partitioning {
+    Default,
+    RoundRobin(RoundRobinPartitioner),
+    Custom(Arc<dyn Partitioner>),
+}
+
+struct Inner<K, V> {
+    engine: Arc<Engine>,
+    key_ser: Arc<dyn Serializer<K>>,
+    value_ser: Arc<dyn Serializer<V>>,
+    interceptors: Arc<InterceptorChain<K, V>>,
+    partitioning: Partitioning,
+    ignore_keys: bool,
+    max_block: Duration,
+    buffer_memory: usize,
+    max_request_size: usize,
+    runtime: tokio::runtime::Handle,
+}
+
+impl<K, V> Drop for Inner<K, V> {
+    fn drop(&mut self) {
+        let engine = self.engine.clone();
+        if engine
+            .closing
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            engine.stop();
+            engine.client.close();
+            return;
+        }
+        // Send what is buffered, then stop (Java's close without waiting).
+        let timeout = engine.s.delivery_timeout;
+        self.runtime.spawn(async move {
+            let targets = engine.flush_targets();
+            let all = async {
+                for t in targets {
+                    t.wait().await;
+                }
+            };
+            if tokio::time::timeout(timeout, all).await.is_err() {
+                engine.abort_all(ProducerError::Closed);
+            }
+            engine.stop();
+            engine.client.close();
+        });
+    }
+}
+
+impl<K, V> Producer<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    /// A builder: serializers, interceptors, a custom partitioner, a custom dialer.
+    pub fn builder(config: ProducerConfig) -> ProducerBuilder<K, V> {
+        ProducerBuilder {
+            config,
+            key_ser: None,
+            value_ser: None,
+            interceptors: Vec::new(),
+            partitioner: None,
+            dialer: None,
+        }
+    }
+
+    /// Connects with the default serializers of `K` and `V` (see [`DefaultSerializer`]).
+    ///
+    /// Cancel safe: dropping the future leaves nothing running.
+    pub async fn new(config: ProducerConfig) -> Result<Producer<K, V>, ProducerError>
+    where
+        K: DefaultSerializer,
+        V: DefaultSerializer,
+    {
+        Producer::builder(config)
+            .default_serializers()
+            .build()
+            .await
+    }
+
+    /// Queues a record and returns a [`DeliveryFuture`] for its acknowledgement.
+    ///
+    /// Runs the interceptors' `on_send`, serializes key and value, waits for the topic's
+    /// metadata and for buffer space (together at most `max.block.ms`), picks the partition
+    /// (explicit, partitioner, or uniform sticky for keyless records) and appends the record
+    /// to the partition's open batch.
+    ///
+    /// Errors here mean the record was not queued (serialization, unknown topic or no buffer
+    /// space within `max.block.ms`, record too large, producer closed).
+    ///
+    /// Cancel safe: the record is queued only when the future completes; dropping it earlier
+    /// leaves nothing queued.
+    pub async fn send(
+        &self,
+        record: ProducerRecord<K, V>,
+    ) -> Result<DeliveryFuture, ProducerError> {
+        let (shared, meta) = self.enqueue(record, None).await?;
+        Ok(DeliveryFuture::new(shared, meta))
+    }
+
+    /// Queues a record like [`send`](Producer::send) and calls `callback` with its outcome
+    /// once acknowledged or failed (on a producer task: keep it short and non-blocking).
+    /// Fire-and-forget: nothing to await afterwards.
+    ///
+    /// When queueing fails the error is returned and the callback is not called.
+    ///
+    /// Cancel safe (see [`send`](Producer::send)).
+    ///
+    /// ```no_run
+    /// # async fn demo(p: kafka_producer::Producer<String, String>) -> Result<(), kafka_producer::ProducerError> {
+    /// use kafka_producer::ProducerRecord;
+    /// p.send_with_callback(ProducerRecord::new("t", None, "v".to_string()), |r| {
+    ///     if let Err(e) = r { eprintln!("lost: {e}") }
+    /// }).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_with_callback<F>(
+        &self,
+        record: ProducerRecord<K, V>,
+        callback: F,
+    ) -> Result<(), ProducerError>
+    where
+        F: FnOnce(Result<RecordMetadata, ProducerError>) + Send + 'static,
+    {
+        self.enqueue(record, Some(Box::new(callback))).await?;
+        Ok(())
+    }
+
+    /// Sends every buffered record now (ignoring `linger.ms`) and waits until all records
+    /// queued before the call are acknowledged or failed.
+    ///
+    /// Cancel safe: dropping the future only stops waiting.
+    pub async fn flush(&self) {
+        for t in self.inner.engine.flush_targets() {
+            t.wait().await;
+        }
+    }
+
+    /// Stops accepting records, flushes within `timeout`, fails what is still buffered after
+    /// it with [`ProducerError::Closed`], and closes the connections. Other clones of the
+    /// producer see it closed too.
+    ///
+    /// Cancel safe in the sense that dropping the future leaves the producer closed to new
+    /// records; buffered records are then sent in the background.
+    pub async fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
+        let engine = &self.inner.engine;
+        engine
+            .closing
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let flushed = tokio::time::timeout(timeout, self.flush()).await.is_ok();
+        if !flushed {
+            engine.abort_all(ProducerError::Closed);
+        }
+        engine.stop();
+        // In-flight requests finish (or fail) before the connections close.
+        let end = Instant::now() + Duration::from_millis(500);
+        while engine.in_flight_requests() > 0 && Instant::now() < end {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        engine.client.close();
+        if flushed {
+            Ok(())
+        } else {
+            Err(ProducerError::MaxBlock {
+                what: "flush on close".into(),
+                timeout,
+            })
+        }
+    }
+
+    /// The underlying client core (metadata, connections), shared with the producer.
+    pub fn client(&self) -> &Client {
+        &self.inner.engine.client
+    }
+
+    /// The number of partitions of `topic`, waiting for its metadata up to `max.block.ms`.
+    ///
+    /// Cancel safe.
+    pub async fn partitions_for(&self, topic: &str) -> Result<i32, ProducerError> {
+        let deadline = Instant::now() + self.inner.max_block;
+        Ok(self.topic_state(topic, deadline).await?.partitions.len() as i32)
+    }
+
+    async fn topic_state(
+        &self,
+        name: &str,
+        deadline: Instant,
+    ) -> Result<Arc<TopicState>, ProducerError> {
+        let engine = &self.inner.engine;
+        if let Some(t) = engine.topic(name) {
+            return Ok(t);
+        }
+        let mut attempt = 0;
+        loop {
+            let md = engine.client.metadata();
+            if let Some(tm) = md.topic(name) {
+                match tm.error {
+                    None if !tm.partitions.is_empty() => {
+                        return Ok(engine.ensure_topic(name, tm.partitions.len()));
+                    }
+                    Some(code)
+                        if !code.is_retriable()
+                            && code != kafka_protocol::ErrorCode::UnknownTopicOrPartition =>
+                    {
+                        return Err(ProducerError::Client(kafka_client::Error::kafka(
+                            code,
+                            Some(format!("topic {name}")),
+                        )));
+                    }
+                    _ => {}
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(ProducerError::MaxBlock {
+                    what: format!("metadata for topic {name:?}"),
+                    timeout: self.inner.max_block,
+                });
+            }
+            if attempt > 0 {
+                let pause = engine.s.backoff.delay(attempt).min(deadline - now);
+                tokio::time::sleep(pause).await;
+            }
+            attempt += 1;
+            match tokio::time::timeout_at(deadline, engine.client.refresh_metadata([name])).await {
+                Ok(Err(e)) if !e.is_retriable() => return Err(ProducerError::Client(e)),
+                _ => {}
+            }
+        }
+    }
+
+    async fn enqueue(
+        &self,
+        record: ProducerRecord<K, V>,
+        callback: Option<Callback>,
+    ) -> Result<(Arc<BatchShared>, RecordMeta), ProducerError> {
+        let r = self.enqueue_inner(record, callback).await;
+        if let Err(e) = &r
+            && !self.inner.interceptors.is_empty()
+        {
+            self.inner
+                .interceptors
+                .on_acknowledgement(Err(&e.to_string()));
+        }
+        r
+    }
+
+    async fn enqueue_inner(
+        &self,
+        record: ProducerRecord<K, V>,
+        callback: Option<Callback>,
+    ) -> Result<(Arc<BatchShared>, RecordMeta), ProducerError> {
+        let inner = &*self.inner;
+        let engine = &inner.engine;
+        if let Some(f) = engine.fatal.get() {
+            return Err(f.clone());
+        }
+        if engine.closing.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(ProducerError::Closed);
+        }
+        let started = Instant::now();
+        let deadline = started + inner.max_block;
+        let record = if inner.interceptors.is_empty() {
+            record
+        } else {
+            inner.interceptors.on_send(record)
+        };
+        let key: Option<Bytes> = match &record.key {
+            Some(k) => Some(inner.key_ser.serialize(&record.topic, k)?),
+            None => None,
+        };
+        let value: Option<Bytes> = match &record.value {
+            Some(v) => Some(inner.value_ser.serialize(&record.topic, v)?),
+            None => None,
+        };
+        let header_sizes: Vec<(&str, usize)> = record
+            .headers
+            .iter()
+            .map(|h| (h.key.as_str(), h.value.as_ref().map_or(0, Bytes::len)))
+            .collect();
+        let size = record_size_estimate(
+            key.as_ref().map_or(0, Bytes::len),
+            value.as_ref().map_or(0, Bytes::len),
+            &header_sizes,
+        );
+        if size + RECORD_BATCH_OVERHEAD > inner.max_request_size {
+            return Err(ProducerError::RecordTooLarge {
+                size,
+                limit: inner.max_request_size,
+                key: "max.request.size",
+            });
+        }
+        if size > inner.buffer_memory {
+            return Err(ProducerError::RecordTooLarge {
+                size,
+                limit: inner.buffer_memory,
+                key: "buffer.memory",
+            });
+        }
+        let topic = self.topic_state(&record.topic, deadline).await?;
+        let count = topic.partitions.len() as i32;
+        let partition = match record.partition {
+            Some(p) if p < 0 || p >= count => {
+                return Err(ProducerError::InvalidPartition {
+                    partition: p,
+                    partitions: count,
+                });
+            }
+            Some(p) => p,
+            None => {
+                let chosen = match &inner.partitioning {
+                    Partitioning::Default => match &key {
+                        Some(k) if !inner.ignore_keys => {
+                            Some(crate::partitioner::murmur2_partition(k, count))
+                        }
+                        _ => None,
+                    },
+                    Partitioning::RoundRobin(rr) => rr.partition(&PartitionRequest {
+                        topic: &record.topic,
+                        key: key.as_deref(),
+                        value: value.as_deref(),
+                        num_partitions: count,
+                        available_partitions: &[],
+                    }),
+                    Partitioning::Custom(p) => p.partition(&PartitionRequest {
+                        topic: &record.topic,
+                        key: if inner.ignore_keys {
+                            None
+                        } else {
+                            key.as_deref()
+                        },
+                        value: value.as_deref(),
+                        num_partitions: count,
+                        available_partitions: &[],
+                    }),
+                };
+                match chosen {
+                    Some(p) if p >= 0 && p < count => p,
+                    Some(p) => {
+                        return Err(ProducerError::InvalidPartition {
+                            partition: p,
+                            partitions: count,
+                        });
+                    }
+                    None => topic.sticky(size, engine.s.batch_size),
+                }
+            }
+        };
+        // Buffer space, waiting up to what remains of max.block.ms.
+        let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        match engine.memory.try_acquire_many(permits) {
+            Ok(p) => p.forget(),
+            Err(_) => {
+                match tokio::time::timeout_at(deadline, engine.memory.acquire_many(permits)).await {
+                    Ok(Ok(p)) => p.forget(),
+                    Ok(Err(_)) => return Err(ProducerError::Closed),
+                    Err(_) => {
+                        return Err(ProducerError::MaxBlock {
+                            what: format!("{size} bytes of buffer.memory"),
+                            timeout: inner.max_block,
+                        });
+                    }
+                }
+            }
+        }
+        let timestamp = record.timestamp.unwrap_or_else(now_ms);
+        let headers: Vec<(&str, Option<&[u8]>)> = record
+            .headers
+            .iter()
+            .map(|h| (h.key.as_str(), h.value.as_deref()))
+            .collect();
+        let Some(pq) = topic.partitions.get(partition as usize) else {
+            engine.memory.add_permits(size);
+            return Err(ProducerError::InvalidPartition {
+                partition,
+                partitions: count,
+            });
+        };
+        let mut wake = false;
+        let result = {
+            let mut st = pq.lock();
+            if let Some(open) = &st.open
+                && !open.builder.is_empty()
+                && open.builder.uncompressed_size() + size > engine.s.batch_size
+            {
+                st.close_open();
+                wake = true;
+            }
+            let open = match &mut st.open {
+                Some(o) => o,
+                slot @ None => {
+                    let shared = BatchShared::new(topic.name.clone(), partition);
+                    let capacity = engine.s.batch_size.max(size).min(inner.max_request_size);
+                    wake = true;
+                    slot.insert(OpenBatch {
+                        builder: RecordBatchBuilder::with_capacity(0, capacity),
+                        shared,
+                        created: Instant::now(),
+                        reserved: 0,
+                        metas: Vec::new(),
+                        callbacks: Vec::new(),
+                    })
+                }
+            };
+            let index = open.builder.len() as u32;
+            match open
+                .builder
+                .append(timestamp, key.as_deref(), value.as_deref(), &headers)
+            {
+                Err(e) => Err(e),
+                Ok(_) => {
+                    open.reserved += size;
+                    let meta = RecordMeta {
+                        index,
+                        timestamp,
+                        key_size: key.as_ref().map_or(-1, |k| k.len() as i32),
+                        value_size: value.as_ref().map_or(-1, |v| v.len() as i32),
+                    };
+                    if engine.keep_record_meta {
+                        open.metas.push(meta);
+                    }
+                    if let Some(cb) = callback {
+                        open.callbacks.push((meta, cb));
+                    }
+                    let shared = open.shared.clone();
+                    let full = open.builder.uncompressed_size() >= engine.s.batch_size;
+                    if index == 0 {
+                        st.incomplete.push_back(shared.clone());
+                    }
+                    if full {
+                        st.close_open();
+                        wake = true;
+                    }
+                    Ok((shared, meta))
+                }
+            }
+        };
+        if wake {
+            engine.wake_leader_of(&topic.name, partition);
+        }
+        match result {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                engine.memory.add_permits(size);
+                Err(ProducerError::Client(kafka_client::Error::from(e)))
+            }
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Builds a [`Producer`]: serializers, interceptors, partitioner, transport.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use kafka_producer::{Producer, config::ProducerConfig};
+/// use kafka_producer::serializer::{JsonSerializer, StringSerializer};
+///
+/// # async fn demo() -> Result<(), kafka_producer::ProducerError> {
+/// let producer: Producer<String, serde_json::Value> = Producer::builder(ProducerConfig::builder("localhost:9092").build()?)
+///     .key_serializer(StringSerializer)
+///     .value_serializer(JsonSerializer)
+///     .build()
+///     .await?;
+/// # Ok(()) }
+/// ```
+pub struct ProducerBuilder<K, V> {
+    config: ProducerConfig,
+    key_ser: Option<Arc<dyn Serializer<K>>>,
+    value_ser: Option<Arc<dyn Serializer<V>>>,
+    interceptors: Vec<Arc<dyn ProducerInterceptor<K, V>>>,
+    partitioner: Option<Arc<dyn Partitioner>>,
+    dialer: Option<Dialer>,
+}
+
+impl<K, V> std::fmt::Debug for ProducerBuilder<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProducerBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K, V> ProducerBuilder<K, V>
+where
+    K: Send + Sync + 'static,
+    V: Send + Sync + 'static,
+{
+    /// The key serializer.
+    pub fn key_serializer(mut self, s: impl Serializer<K> + 'static) -> Self {
+        self.key_ser = Some(Arc::new(s));
+        self
+    }
+
+    /// The value serializer.
+    pub fn value_serializer(mut self, s: impl Serializer<V> + 'static) -> Self {
+        self.value_ser = Some(Arc::new(s));
+        self
+    }
+
+    /// The default serializers of `K` and `V` (bytes, strings, integers, JSON values).
+    pub fn default_serializers(mut self) -> Self
+    where
+        K: DefaultSerializer,
+        V: DefaultSerializer,
+    {
+        self.key_ser = Some(K::default_serializer());
+        self.value_ser = Some(V::default_serializer());
+        self
+    }
+
+    /// Adds an interceptor (applied in the order added).
+    pub fn interceptor(mut self, i: Arc<dyn ProducerInterceptor<K, V>>) -> Self {
+        self.interceptors.push(i);
+        self
+    }
+
+    /// A custom partitioner (overrides `partitioner.class`). When it returns `None` the record
+    /// goes to the uniform sticky partition.
+    pub fn partitioner(mut self, p: Arc<dyn Partitioner>) -> Self {
+        self.partitioner = Some(p);
+        self
+    }
+
+    /// A custom transport dialer (proxies, in-memory pipes in tests).
+    pub fn dialer(mut self, d: Dialer) -> Self {
+        self.dialer = Some(d);
+        self
+    }
+
+    /// Validates, connects (first metadata), gets a producer id when idempotent, and starts
+    /// the engine. Must run inside a Tokio runtime.
+    ///
+    /// Cancel safe: dropping the future leaves nothing running.
+    pub async fn build(self) -> Result<Producer<K, V>, ProducerError> {
+        let cfg = self.config;
+        cfg.validate()?;
+        let key_ser = self.key_ser.ok_or_else(|| {
+            ProducerError::config(
+                "key.serializer",
+                "no key serializer: call key_serializer(..) or default_serializers()",
+            )
+        })?;
+        let value_ser = self.value_ser.ok_or_else(|| {
+            ProducerError::config(
+                "value.serializer",
+                "no value serializer: call value_serializer(..) or default_serializers()",
+            )
+        })?;
+        let client = match self.dialer {
+            Some(d) => Client::connect_with_dialer(cfg.client.clone(), d).await?,
+            None => Client::connect(cfg.client.clone()).await?,
+        };
+        let producer = if cfg.idempotence() {
+            match init_producer_id(&client, None).await {
+                Ok(p) => p,
+                Err(e) => {
+                    client.close();
+                    return Err(ProducerError::Client(e));
+                }
+            }
+        } else {
+            (-1, -1)
+        };
+        let interceptors = Arc::new(InterceptorChain::new(self.interceptors));
+        let hook: Option<AckHook> = if interceptors.is_empty() {
+            None
+        } else {
+            let chain = interceptors.clone();
+            Some(Arc::new(move |r: Result<&RecordMetadata, &str>| {
+                chain.on_acknowledgement(r)
+            }))
+        };
+        let engine = Engine::new(&cfg, client, hook, producer);
+        tokio::spawn(engine.clone().maintenance_loop());
+        let partitioning = match (self.partitioner, &cfg.partitioner) {
+            (Some(p), _) => Partitioning::Custom(p),
+            (None, PartitionerChoice::Custom(p)) => Partitioning::Custom(p.clone()),
+            (None, PartitionerChoice::RoundRobin) => {
+                Partitioning::RoundRobin(RoundRobinPartitioner::default())
+            }
+            (None, PartitionerChoice::Default) => Partitioning::Default,
+        };
+        let _ = DefaultPartitioner::default();
+        Ok(Producer {
+            inner: Arc::new(Inner {
+                engine,
+                key_ser,
+                value_ser,
+                interceptors,
+                partitioning,
+                ignore_keys: cfg.partitioner_ignore_keys,
+                max_block: cfg.max_block,
+                buffer_memory: cfg.buffer_memory,
+                max_request_size: cfg.max_request_size,
+                runtime: tokio::runtime::Handle::current(),
+            }),
+        })
+    }
+}
