@@ -14,6 +14,7 @@ mod configs;
 mod consume;
 mod groups;
 mod perf;
+mod produce;
 mod topics;
 
 use std::process::ExitCode;
@@ -27,17 +28,19 @@ use crate::common::{CliError, Global};
 #[command(
     name = "kafka",
     version,
-    about = "Kafka from the command line: the bundled broker, topics, consuming, groups, configs, ACLs, perf.",
+    about = "Kafka from the command line: the bundled broker, topics, producing, consuming, groups, configs, ACLs, perf.",
     after_help = "Examples:
   kafka broker --override log.dirs=/tmp/kb --override listeners=PLAINTEXT://127.0.0.1:9092
   kafka topics create orders --partitions 3
   kafka topics describe orders
+  printf 'k1:v1\\nk2:v2\\n' | kafka produce orders --key-separator : --header source=cli
   kafka consume orders --from-beginning --exit-at-end -f '%p:%o %k=%s\\n'
   kafka groups describe billing
   kafka groups reset-offsets billing --topic orders --to-earliest --execute
   kafka configs alter --topic orders --set retention.ms=86400000
   kafka cluster describe
-  kafka perf consume --topic orders --messages 100000
+  kafka perf produce --topic bench --records 100000 --size 100
+  kafka perf consume --topic bench --messages 100000
 
 The bootstrap server comes from --bootstrap-server, else KAFKA_BOOTSTRAP_SERVERS, else
 localhost:9092. Exit codes: 0 ok, 1 the operation failed, 2 usage or configuration error."
@@ -56,6 +59,8 @@ enum Command {
     /// List, describe, create, delete and alter topics.
     #[command(subcommand)]
     Topics(topics::TopicsCmd),
+    /// Write lines from stdin or a file as records.
+    Produce(produce::ProduceArgs),
     /// Read records to stdout.
     Consume(consume::ConsumeArgs),
     /// Consumer groups: list, describe with lag, delete, reset offsets.
@@ -80,6 +85,7 @@ async fn dispatch(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Broker(a) => broker::run(a).await,
         Command::Topics(c) => topics::run(g, c).await,
+        Command::Produce(a) => produce::run(g, a).await,
         Command::Consume(a) => consume::run(g, a).await,
         Command::Groups(c) => groups::run(g, c).await,
         Command::Configs(c) => configs::run(g, c).await,
