@@ -95,7 +95,20 @@ pub(crate) async fn run(g: &Global, cmd: GroupsCmd) -> CliResult {
         GroupsCmd::ResetOffsets(a) => reset(&admin, a).await,
     };
     admin.close();
-    r
+    r.map_err(|e| match e {
+        CliError::Failed(m) => CliError::Failed(hint(m)),
+        other => other,
+    })
+}
+
+/// Adds a hint when the cluster lacks the group APIs (the bundled broker before its group
+/// coordinator).
+fn hint(e: String) -> String {
+    if e.contains("no common version") || e.contains("UNSUPPORTED_VERSION") {
+        format!("{e} (this cluster does not serve consumer groups)")
+    } else {
+        e
+    }
 }
 
 async fn list(admin: &AdminClient) -> CliResult {
@@ -118,7 +131,7 @@ async fn list(admin: &AdminClient) -> CliResult {
         t.print();
     }
     if !r.broker_errors.is_empty() {
-        let errs: Vec<String> = r.broker_errors.iter().map(|(b, e)| format!("broker {b}: {e}")).collect();
+        let errs: Vec<String> = r.broker_errors.iter().map(|(b, e)| hint(format!("broker {b}: {e}"))).collect();
         return Err(CliError::Failed(format!("some brokers could not list groups: {}", errs.join("; "))));
     }
     Ok(())
