@@ -85,7 +85,9 @@ impl Resource {
 #[derive(Subcommand, Debug)]
 pub(crate) enum AclsCmd {
     /// List ACLs (all, or those on a resource / of a principal).
-    #[command(after_help = "Examples:\n  kafka acls list\n  kafka acls list --topic orders\n  kafka acls list --principal User:alice")]
+    #[command(
+        after_help = "Examples:\n  kafka acls list\n  kafka acls list --topic orders\n  kafka acls list --principal User:alice"
+    )]
     List {
         #[command(flatten)]
         resource: Resource,
@@ -94,7 +96,9 @@ pub(crate) enum AclsCmd {
         principal: Option<String>,
     },
     /// Add ACLs: one per operation.
-    #[command(after_help = "Examples:\n  kafka acls add --principal User:alice --operation read --operation describe --topic orders\n  kafka acls add --principal User:app --operation all --topic app- --prefixed\n  kafka acls add --principal User:mallory --operation write --topic orders --deny")]
+    #[command(
+        after_help = "Examples:\n  kafka acls add --principal User:alice --operation read --operation describe --topic orders\n  kafka acls add --principal User:app --operation all --topic app- --prefixed\n  kafka acls add --principal User:mallory --operation write --topic orders --deny"
+    )]
     Add {
         #[command(flatten)]
         resource: Resource,
@@ -112,7 +116,9 @@ pub(crate) enum AclsCmd {
         deny: bool,
     },
     /// Remove ACLs matching the filter (resource, principal, operations).
-    #[command(after_help = "Examples:\n  kafka acls remove --principal User:alice --topic orders\n  kafka acls remove --principal User:alice --operation read --topic orders")]
+    #[command(
+        after_help = "Examples:\n  kafka acls remove --principal User:alice --topic orders\n  kafka acls remove --principal User:alice --operation read --topic orders"
+    )]
     Remove {
         #[command(flatten)]
         resource: Resource,
@@ -126,7 +132,15 @@ pub(crate) enum AclsCmd {
 }
 
 fn print(bindings: &[AclBinding]) {
-    let mut t = Table::new(["PRINCIPAL", "HOST", "OPERATION", "PERMISSION", "RESOURCE", "NAME", "PATTERN"]);
+    let mut t = Table::new([
+        "PRINCIPAL",
+        "HOST",
+        "OPERATION",
+        "PERMISSION",
+        "RESOURCE",
+        "NAME",
+        "PATTERN",
+    ]);
     for b in bindings {
         t.row([
             b.principal.clone(),
@@ -145,12 +159,20 @@ fn print(bindings: &[AclBinding]) {
     }
 }
 
-fn filter(resource: &Resource, principal: Option<String>, op: Option<AclOperation>) -> AclBindingFilter {
+fn filter(
+    resource: &Resource,
+    principal: Option<String>,
+    op: Option<AclOperation>,
+) -> AclBindingFilter {
     let mut f = AclBindingFilter::any();
     if let Some((rt, name)) = resource.get() {
         f.resource_type = rt;
         f.resource_name = Some(name);
-        f.pattern_type = if resource.prefixed { PatternType::Prefixed } else { PatternType::Literal };
+        f.pattern_type = if resource.prefixed {
+            PatternType::Prefixed
+        } else {
+            PatternType::Literal
+        };
     }
     f.principal = principal;
     if let Some(op) = op {
@@ -162,24 +184,59 @@ fn filter(resource: &Resource, principal: Option<String>, op: Option<AclOperatio
 pub(crate) async fn run(g: &Global, cmd: AclsCmd) -> CliResult {
     let admin = g.admin().await?;
     let r = match cmd {
-        AclsCmd::List { resource, principal } => {
+        AclsCmd::List {
+            resource,
+            principal,
+        } => {
             let mut f = filter(&resource, principal, None);
             if resource.get().is_some() && !resource.prefixed {
                 f.pattern_type = PatternType::Match;
             }
-            let b = admin.describe_acls(f, Default::default()).await.map_err(|e| failed("listing ACLs", e))?;
+            let b = admin
+                .describe_acls(f, Default::default())
+                .await
+                .map_err(|e| failed("listing ACLs", e))?;
             print(&b);
             Ok(())
         }
-        AclsCmd::Add { resource, principal, operation, host, deny } => {
-            let (rt, name) = resource.get().ok_or_else(|| usage("name a resource: --topic, --group, --transactional-id or --cluster"))?;
-            let pattern = if resource.prefixed { PatternType::Prefixed } else { PatternType::Literal };
-            let perm = if deny { AclPermissionType::Deny } else { AclPermissionType::Allow };
+        AclsCmd::Add {
+            resource,
+            principal,
+            operation,
+            host,
+            deny,
+        } => {
+            let (rt, name) = resource.get().ok_or_else(|| {
+                usage("name a resource: --topic, --group, --transactional-id or --cluster")
+            })?;
+            let pattern = if resource.prefixed {
+                PatternType::Prefixed
+            } else {
+                PatternType::Literal
+            };
+            let perm = if deny {
+                AclPermissionType::Deny
+            } else {
+                AclPermissionType::Allow
+            };
             let bindings: Vec<AclBinding> = operation
                 .iter()
-                .map(|op| AclBinding::new(rt, name.clone(), pattern, principal.clone(), host.clone(), op.acl(), perm))
+                .map(|op| {
+                    AclBinding::new(
+                        rt,
+                        name.clone(),
+                        pattern,
+                        principal.clone(),
+                        host.clone(),
+                        op.acl(),
+                        perm,
+                    )
+                })
                 .collect();
-            let r = admin.create_acls(bindings, Default::default()).await.map_err(|e| failed("adding ACLs", e))?;
+            let r = admin
+                .create_acls(bindings, Default::default())
+                .await
+                .map_err(|e| failed("adding ACLs", e))?;
             let mut ok = Vec::new();
             let mut bad = Vec::new();
             for (b, res) in r {
@@ -192,18 +249,37 @@ pub(crate) async fn run(g: &Global, cmd: AclsCmd) -> CliResult {
                 out("Added:\n");
                 print(&ok);
             }
-            if bad.is_empty() { Ok(()) } else { Err(CliError::Failed(format!("adding ACLs failed: {}", bad.join("; ")))) }
+            if bad.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::Failed(format!(
+                    "adding ACLs failed: {}",
+                    bad.join("; ")
+                )))
+            }
         }
-        AclsCmd::Remove { resource, principal, operation } => {
+        AclsCmd::Remove {
+            resource,
+            principal,
+            operation,
+        } => {
             if resource.get().is_none() && principal.is_none() {
-                return Err(usage("refusing to remove every ACL: name a resource and/or --principal"));
+                return Err(usage(
+                    "refusing to remove every ACL: name a resource and/or --principal",
+                ));
             }
             let filters: Vec<AclBindingFilter> = if operation.is_empty() {
                 vec![filter(&resource, principal, None)]
             } else {
-                operation.iter().map(|op| filter(&resource, principal.clone(), Some(op.acl()))).collect()
+                operation
+                    .iter()
+                    .map(|op| filter(&resource, principal.clone(), Some(op.acl())))
+                    .collect()
             };
-            let r = admin.delete_acls(filters, Default::default()).await.map_err(|e| failed("removing ACLs", e))?;
+            let r = admin
+                .delete_acls(filters, Default::default())
+                .await
+                .map_err(|e| failed("removing ACLs", e))?;
             let mut removed = Vec::new();
             let mut bad = Vec::new();
             for (_, res) in r {
@@ -223,7 +299,14 @@ pub(crate) async fn run(g: &Global, cmd: AclsCmd) -> CliResult {
             if !removed.is_empty() {
                 print(&removed);
             }
-            if bad.is_empty() { Ok(()) } else { Err(CliError::Failed(format!("removing ACLs failed: {}", bad.join("; ")))) }
+            if bad.is_empty() {
+                Ok(())
+            } else {
+                Err(CliError::Failed(format!(
+                    "removing ACLs failed: {}",
+                    bad.join("; ")
+                )))
+            }
         }
     };
     admin.close();

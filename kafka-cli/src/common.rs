@@ -96,10 +96,14 @@ impl Global {
     /// The client core's settings; keys the core does not know are ignored with a note.
     pub(crate) fn client_config(&self) -> CliResult<ClientConfig> {
         let mut p = Properties::new(self.properties()?);
-        let c = ClientConfig::take_from(&mut p).map_err(|e| usage(format!("configuration: {e}")))?;
+        let c =
+            ClientConfig::take_from(&mut p).map_err(|e| usage(format!("configuration: {e}")))?;
         let rest: Vec<&str> = p.remaining().collect();
         if !rest.is_empty() {
-            eprintln!("note: ignoring settings the admin client does not use: {}", rest.join(", "));
+            eprintln!(
+                "note: ignoring settings the admin client does not use: {}",
+                rest.join(", ")
+            );
         }
         Ok(c)
     }

@@ -34,7 +34,9 @@ impl Entity {
         } else if let Some(g) = &self.group {
             Ok(ConfigResource::group(g))
         } else {
-            Err(usage("name an entity: --topic, --broker, --broker-default or --group"))
+            Err(usage(
+                "name an entity: --topic, --broker, --broker-default or --group",
+            ))
         }
     }
 }
@@ -96,7 +98,10 @@ pub(crate) async fn run(g: &Global, cmd: ConfigsCmd) -> CliResult {
                 Some(Ok(m)) => {
                     let mut t = Table::new(["NAME", "VALUE", "SOURCE", "FLAGS"]);
                     for e in m.values() {
-                        let is_default = matches!(e.source, ConfigSource::DefaultConfig | ConfigSource::StaticBrokerConfig);
+                        let is_default = matches!(
+                            e.source,
+                            ConfigSource::DefaultConfig | ConfigSource::StaticBrokerConfig
+                        );
                         if !all && is_default {
                             continue;
                         }
@@ -109,7 +114,13 @@ pub(crate) async fn run(g: &Global, cmd: ConfigsCmd) -> CliResult {
                         }
                         t.row([
                             e.name.clone(),
-                            e.value.clone().unwrap_or_else(|| if e.sensitive { "(hidden)".into() } else { "null".into() }),
+                            e.value.clone().unwrap_or_else(|| {
+                                if e.sensitive {
+                                    "(hidden)".into()
+                                } else {
+                                    "null".into()
+                                }
+                            }),
                             source(e.source),
                             flags.join(","),
                         ]);
@@ -121,14 +132,23 @@ pub(crate) async fn run(g: &Global, cmd: ConfigsCmd) -> CliResult {
                     }
                     Ok(())
                 }
-                Some(Err(e)) => Err(failed(&format!("configs of {} {}", kind(&res), res.name), e)),
+                Some(Err(e)) => Err(failed(
+                    &format!("configs of {} {}", kind(&res), res.name),
+                    e,
+                )),
                 None => Err(CliError::Failed("no answer for the entity".into())),
             }
         }
-        ConfigsCmd::Alter { entity, set, delete } => {
+        ConfigsCmd::Alter {
+            entity,
+            set,
+            delete,
+        } => {
             let res = entity.resource()?;
             if set.is_empty() && delete.is_empty() {
-                return Err(usage("nothing to alter: give --set KEY=VALUE or --delete KEY"));
+                return Err(usage(
+                    "nothing to alter: give --set KEY=VALUE or --delete KEY",
+                ));
             }
             let ops: Vec<AlterConfigOp> = set
                 .into_iter()
@@ -141,9 +161,20 @@ pub(crate) async fn run(g: &Global, cmd: ConfigsCmd) -> CliResult {
                 .await
                 .map_err(|e| failed("altering configs", e))?;
             if let Some(e) = r.first_error() {
-                Err(failed(&format!("altering configs of {} {}", kind(&res), res.name), e))
+                Err(failed(
+                    &format!("altering configs of {} {}", kind(&res), res.name),
+                    e,
+                ))
             } else {
-                out(&format!("Changed {n} config(s) of {} {}.\n", kind(&res), if res.name.is_empty() { "(default)" } else { &res.name }));
+                out(&format!(
+                    "Changed {n} config(s) of {} {}.\n",
+                    kind(&res),
+                    if res.name.is_empty() {
+                        "(default)"
+                    } else {
+                        &res.name
+                    }
+                ));
                 Ok(())
             }
         }
@@ -160,7 +191,9 @@ fn kind(r: &ConfigResource) -> String {
 #[derive(Subcommand, Debug)]
 pub(crate) enum ClusterCmd {
     /// Cluster id, controller and brokers.
-    #[command(after_help = "Examples:\n  kafka cluster describe\n  kafka -b broker1:9092 cluster describe")]
+    #[command(
+        after_help = "Examples:\n  kafka cluster describe\n  kafka -b broker1:9092 cluster describe"
+    )]
     Describe,
 }
 

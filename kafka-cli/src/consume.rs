@@ -95,7 +95,10 @@ fn json_bytes(b: &Option<Bytes>) -> serde_json::Value {
 }
 
 /// Renders a record with a kcat-like template.
-pub(crate) fn render_template(tpl: &str, r: &ConsumerRecord<Option<Bytes>, Option<Bytes>>) -> String {
+pub(crate) fn render_template(
+    tpl: &str,
+    r: &ConsumerRecord<Option<Bytes>, Option<Bytes>>,
+) -> String {
     let mut s = String::new();
     let mut chars = tpl.chars().peekable();
     while let Some(c) = chars.next() {
@@ -187,13 +190,11 @@ pub(crate) fn consumer_config(
     for (k, v) in extra {
         props.insert(k.clone(), v.clone());
     }
-    ConsumerConfig::from_properties(props).map_err(|e| usage(format!("consumer configuration: {e}")))
+    ConsumerConfig::from_properties(props)
+        .map_err(|e| usage(format!("consumer configuration: {e}")))
 }
 
-pub(crate) async fn partitions_of(
-    c: &Consumer,
-    topic: &str,
-) -> CliResult<Vec<TopicPartition>> {
+pub(crate) async fn partitions_of(c: &Consumer, topic: &str) -> CliResult<Vec<TopicPartition>> {
     let md = c
         .client()
         .refresh_metadata([topic.to_string()])
@@ -203,7 +204,9 @@ pub(crate) async fn partitions_of(
     if n == 0 {
         return Err(CliError::Failed(format!("topic {topic} does not exist")));
     }
-    Ok((0..n as i32).map(|p| TopicPartition::new(topic, p)).collect())
+    Ok((0..n as i32)
+        .map(|p| TopicPartition::new(topic, p))
+        .collect())
 }
 
 pub(crate) async fn run(g: &Global, a: ConsumeArgs) -> CliResult {
@@ -216,21 +219,35 @@ pub(crate) async fn run(g: &Global, a: ConsumeArgs) -> CliResult {
             "beginning" | "earliest" => Start::Beginning,
             "end" | "latest" => Start::End,
             n => Start::Offset(n.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                usage(format!("--offset `{n}`: expected beginning, end or a non-negative number"))
+                usage(format!(
+                    "--offset `{n}`: expected beginning, end or a non-negative number"
+                ))
             })?),
         }
     } else {
         Start::End
     };
-    let reset = if start == Start::Beginning { "earliest" } else { "latest" };
-    let mut implied = vec![("auto.offset.reset", reset), ("client.id", "kafka-cli-consumer")];
+    let reset = if start == Start::Beginning {
+        "earliest"
+    } else {
+        "latest"
+    };
+    let mut implied = vec![
+        ("auto.offset.reset", reset),
+        ("client.id", "kafka-cli-consumer"),
+    ];
     if let Some(gid) = &a.group {
         implied.push(("group.id", gid.as_str()));
     }
     let cfg = consumer_config(g, &a.properties, &implied)?;
     let mut c = tokio::time::timeout(g.timeout(), Consumer::new(cfg))
         .await
-        .map_err(|_| CliError::Failed(format!("cannot reach {} within {} ms", g.bootstrap_server, g.timeout_ms)))?
+        .map_err(|_| {
+            CliError::Failed(format!(
+                "cannot reach {} within {} ms",
+                g.bootstrap_server, g.timeout_ms
+            ))
+        })?
         .map_err(|e| failed(&format!("cannot connect to {}", g.bootstrap_server), e))?;
 
     if a.group.is_some() {
@@ -251,11 +268,18 @@ pub(crate) async fn run(g: &Global, a: ConsumeArgs) -> CliResult {
                     )));
                 }
             }
-            a.partition.iter().map(|p| TopicPartition::new(&a.topic, *p)).collect()
+            a.partition
+                .iter()
+                .map(|p| TopicPartition::new(&a.topic, *p))
+                .collect()
         };
-        c.assign(tps.clone()).await.map_err(|e| failed("assigning", e))?;
+        c.assign(tps.clone())
+            .await
+            .map_err(|e| failed("assigning", e))?;
         match start {
-            Start::Beginning => c.seek_to_beginning(&tps).map_err(|e| failed("seeking", e))?,
+            Start::Beginning => c
+                .seek_to_beginning(&tps)
+                .map_err(|e| failed("seeking", e))?,
             Start::End => c.seek_to_end(&tps).map_err(|e| failed("seeking", e))?,
             Start::Offset(o) => {
                 for tp in &tps {
@@ -263,7 +287,8 @@ pub(crate) async fn run(g: &Global, a: ConsumeArgs) -> CliResult {
                 }
             }
             Start::Timestamp(ts) => {
-                let q: BTreeMap<TopicPartition, i64> = tps.iter().map(|tp| (tp.clone(), ts)).collect();
+                let q: BTreeMap<TopicPartition, i64> =
+                    tps.iter().map(|tp| (tp.clone(), ts)).collect();
                 let found = c
                     .offsets_for_times(&q)
                     .await
@@ -283,10 +308,11 @@ pub(crate) async fn run(g: &Global, a: ConsumeArgs) -> CliResult {
     }
 
     let result = consume_loop(&mut c, &a).await;
-    if a.group.is_some() && result.is_ok() {
-        if let Err(e) = c.commit_sync().await {
-            eprintln!("warning: final commit failed: {e}");
-        }
+    if a.group.is_some()
+        && result.is_ok()
+        && let Err(e) = c.commit_sync().await
+    {
+        eprintln!("warning: final commit failed: {e}");
     }
     let _ = tokio::time::timeout(Duration::from_secs(10), c.close()).await;
     result
@@ -331,7 +357,10 @@ async fn consume_loop(c: &mut Consumer, a: &ConsumeArgs) -> CliResult {
             }
         }
         let _ = stdout.flush();
-        if a.group.is_some() && c.assignment().is_empty() && started.elapsed() > Duration::from_secs(60) {
+        if a.group.is_some()
+            && c.assignment().is_empty()
+            && started.elapsed() > Duration::from_secs(60)
+        {
             return Err(CliError::Failed(
                 "no partitions assigned after 60 s: does the cluster serve consumer groups (FindCoordinator)?".into(),
             ));
@@ -348,7 +377,11 @@ async fn at_end(c: &mut Consumer, ends: &mut BTreeMap<TopicPartition, i64>) -> C
     if assigned.is_empty() {
         return Ok(false);
     }
-    let unknown: Vec<TopicPartition> = assigned.iter().filter(|tp| !ends.contains_key(*tp)).cloned().collect();
+    let unknown: Vec<TopicPartition> = assigned
+        .iter()
+        .filter(|tp| !ends.contains_key(*tp))
+        .cloned()
+        .collect();
     if !unknown.is_empty() {
         let e = c
             .end_offsets(&unknown)

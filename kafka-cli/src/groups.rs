@@ -89,7 +89,10 @@ pub(crate) async fn run(g: &Global, cmd: GroupsCmd) -> CliResult {
             if bad.is_empty() {
                 Ok(())
             } else {
-                Err(CliError::Failed(format!("deleting groups failed: {}", bad.join("; "))))
+                Err(CliError::Failed(format!(
+                    "deleting groups failed: {}",
+                    bad.join("; ")
+                )))
             }
         }
         GroupsCmd::ResetOffsets(a) => reset(&admin, a).await,
@@ -122,7 +125,11 @@ async fn list(admin: &AdminClient) -> CliResult {
             gl.group_id.clone(),
             gl.state.clone().unwrap_or_else(|| "-".into()),
             gl.group_type.clone().unwrap_or_else(|| "-".into()),
-            if gl.protocol_type.is_empty() { "-".into() } else { gl.protocol_type.clone() },
+            if gl.protocol_type.is_empty() {
+                "-".into()
+            } else {
+                gl.protocol_type.clone()
+            },
         ]);
     }
     if t.is_empty() {
@@ -131,8 +138,15 @@ async fn list(admin: &AdminClient) -> CliResult {
         t.print();
     }
     if !r.broker_errors.is_empty() {
-        let errs: Vec<String> = r.broker_errors.iter().map(|(b, e)| hint(format!("broker {b}: {e}"))).collect();
-        return Err(CliError::Failed(format!("some brokers could not list groups: {}", errs.join("; "))));
+        let errs: Vec<String> = r
+            .broker_errors
+            .iter()
+            .map(|(b, e)| hint(format!("broker {b}: {e}")))
+            .collect();
+        return Err(CliError::Failed(format!(
+            "some brokers could not list groups: {}",
+            errs.join("; ")
+        )));
     }
     Ok(())
 }
@@ -155,14 +169,21 @@ async fn describe(admin: &AdminClient, groups: Vec<String>) -> CliResult {
         out(&format!(
             "Group: {gid}\tState: {}\tAssignor: {}\tCoordinator: {}\tMembers: {}\n",
             desc.state,
-            if desc.assignor.is_empty() { "-" } else { &desc.assignor },
+            if desc.assignor.is_empty() {
+                "-"
+            } else {
+                &desc.assignor
+            },
             desc.coordinator,
             desc.members.len()
         ));
         let mut owner: BTreeMap<TopicPartition, (String, String)> = BTreeMap::new();
         for m in &desc.members {
             for tp in &m.assignment {
-                owner.insert(tp.clone(), (m.member_id.clone(), format!("{}{}", m.client_host, "")));
+                owner.insert(
+                    tp.clone(),
+                    (m.member_id.clone(), format!("{}{}", m.client_host, "")),
+                );
             }
         }
         let lag = match admin.lag(gid, Options::default()).await {
@@ -172,11 +193,22 @@ async fn describe(admin: &AdminClient, groups: Vec<String>) -> CliResult {
                 continue;
             }
         };
-        let mut t = Table::new(["TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST"]);
+        let mut t = Table::new([
+            "TOPIC",
+            "PARTITION",
+            "CURRENT-OFFSET",
+            "LOG-END-OFFSET",
+            "LAG",
+            "CONSUMER-ID",
+            "HOST",
+        ]);
         let mut seen = BTreeSet::new();
         for (tp, l) in &lag.per_partition {
             seen.insert(tp.clone());
-            let (m, h) = owner.get(tp).cloned().unwrap_or_else(|| ("-".into(), "-".into()));
+            let (m, h) = owner
+                .get(tp)
+                .cloned()
+                .unwrap_or_else(|| ("-".into(), "-".into()));
             t.row([
                 tp.topic.clone(),
                 tp.partition.to_string(),
@@ -189,7 +221,15 @@ async fn describe(admin: &AdminClient, groups: Vec<String>) -> CliResult {
         }
         for (tp, (m, h)) in &owner {
             if !seen.contains(tp) {
-                t.row([tp.topic.clone(), tp.partition.to_string(), "-".into(), "-".into(), "-".into(), m.clone(), h.clone()]);
+                t.row([
+                    tp.topic.clone(),
+                    tp.partition.to_string(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    m.clone(),
+                    h.clone(),
+                ]);
             }
         }
         if t.is_empty() {
@@ -210,15 +250,22 @@ fn parse_topic_spec(s: &str) -> CliResult<(String, Option<Vec<i32>>)> {
     match s.split_once(':') {
         None => Ok((s.to_string(), None)),
         Some((t, ps)) => {
-            let parts: Result<Vec<i32>, _> = ps.split(',').map(|p| p.trim().parse::<i32>()).collect();
-            let parts = parts.map_err(|_| usage(format!("--topic `{s}`: expected TOPIC or TOPIC:P,P…")))?;
+            let parts: Result<Vec<i32>, _> =
+                ps.split(',').map(|p| p.trim().parse::<i32>()).collect();
+            let parts =
+                parts.map_err(|_| usage(format!("--topic `{s}`: expected TOPIC or TOPIC:P,P…")))?;
             Ok((t.to_string(), Some(parts)))
         }
     }
 }
 
 async fn reset(admin: &AdminClient, a: ResetArgs) -> CliResult {
-    if !(a.to_earliest || a.to_latest || a.to_datetime.is_some() || a.shift_by.is_some() || a.to_offset.is_some()) {
+    if !(a.to_earliest
+        || a.to_latest
+        || a.to_datetime.is_some()
+        || a.shift_by.is_some()
+        || a.to_offset.is_some())
+    {
         return Err(usage(
             "give a target: --to-earliest, --to-latest, --to-datetime, --shift-by or --to-offset",
         ));
@@ -228,7 +275,10 @@ async fn reset(admin: &AdminClient, a: ResetArgs) -> CliResult {
         .await
         .map_err(|e| failed("fetching committed offsets", e))?;
     let committed: BTreeMap<TopicPartition, i64> = match committed_all.per_group.get(&a.group) {
-        Some(Ok(m)) => m.iter().filter_map(|(tp, o)| o.as_ref().ok().map(|o| (tp.clone(), o.offset))).collect(),
+        Some(Ok(m)) => m
+            .iter()
+            .filter_map(|(tp, o)| o.as_ref().ok().map(|o| (tp.clone(), o.offset)))
+            .collect(),
         Some(Err(e)) => return Err(failed(&format!("committed offsets of {}", a.group), e)),
         None => BTreeMap::new(),
     };
@@ -236,12 +286,25 @@ async fn reset(admin: &AdminClient, a: ResetArgs) -> CliResult {
     if a.all_topics {
         tps.extend(committed.keys().cloned());
     } else {
-        let specs: Vec<(String, Option<Vec<i32>>)> = a.topic.iter().map(|s| parse_topic_spec(s)).collect::<CliResult<_>>()?;
-        let need: Vec<String> = specs.iter().filter(|(_, p)| p.is_none()).map(|(t, _)| t.clone()).collect();
+        let specs: Vec<(String, Option<Vec<i32>>)> = a
+            .topic
+            .iter()
+            .map(|s| parse_topic_spec(s))
+            .collect::<CliResult<_>>()?;
+        let need: Vec<String> = specs
+            .iter()
+            .filter(|(_, p)| p.is_none())
+            .map(|(t, _)| t.clone())
+            .collect();
         let described = if need.is_empty() {
             None
         } else {
-            Some(admin.describe_topics(need, Default::default()).await.map_err(|e| failed("describing topics", e))?)
+            Some(
+                admin
+                    .describe_topics(need, Default::default())
+                    .await
+                    .map_err(|e| failed("describing topics", e))?,
+            )
         };
         for (t, parts) in specs {
             match parts {
@@ -253,25 +316,38 @@ async fn reset(admin: &AdminClient, a: ResetArgs) -> CliResult {
                         .ok_or_else(|| CliError::Failed(format!("topic {t}: no answer")))?
                         .as_ref()
                         .map_err(|e| failed(&format!("topic {t}"), e))?;
-                    tps.extend(d.partitions.iter().map(|p| TopicPartition::new(&t, p.partition)));
+                    tps.extend(
+                        d.partitions
+                            .iter()
+                            .map(|p| TopicPartition::new(&t, p.partition)),
+                    );
                 }
             }
         }
     }
     if tps.is_empty() {
-        return Err(CliError::Failed(format!("group {} has no partitions to reset", a.group)));
+        return Err(CliError::Failed(format!(
+            "group {} has no partitions to reset",
+            a.group
+        )));
     }
     let lookup = |spec: OffsetSpec| {
         let tps = tps.clone();
         async move {
             admin
-                .list_offsets(tps.into_iter().map(|tp| (tp, spec)), ListOffsetsOptions::default())
+                .list_offsets(
+                    tps.into_iter().map(|tp| (tp, spec)),
+                    ListOffsetsOptions::default(),
+                )
                 .await
                 .map_err(|e| failed("listing offsets", e))
                 .and_then(|r| {
                     r.per_partition
                         .into_iter()
-                        .map(|(tp, o)| o.map(|o| (tp.clone(), o.offset)).map_err(|e| failed(&tp.to_string(), e)))
+                        .map(|(tp, o)| {
+                            o.map(|o| (tp.clone(), o.offset))
+                                .map_err(|e| failed(&tp.to_string(), e))
+                        })
                         .collect::<CliResult<BTreeMap<TopicPartition, i64>>>()
                 })
         }
@@ -302,7 +378,13 @@ async fn reset(admin: &AdminClient, a: ResetArgs) -> CliResult {
         };
         plan.insert(tp.clone(), (cur, target));
     }
-    let mut t = Table::new(["GROUP", "TOPIC", "PARTITION", "CURRENT-OFFSET", "NEW-OFFSET"]);
+    let mut t = Table::new([
+        "GROUP",
+        "TOPIC",
+        "PARTITION",
+        "CURRENT-OFFSET",
+        "NEW-OFFSET",
+    ]);
     for (tp, (cur, new)) in &plan {
         t.row([
             a.group.clone(),
@@ -320,14 +402,22 @@ async fn reset(admin: &AdminClient, a: ResetArgs) -> CliResult {
     let r = admin
         .alter_consumer_group_offsets(
             &a.group,
-            plan.iter().map(|(tp, (_, new))| (tp.clone(), OffsetAndMetadata::new(*new))),
+            plan.iter()
+                .map(|(tp, (_, new))| (tp.clone(), OffsetAndMetadata::new(*new))),
             Options::default(),
         )
         .await
         .map_err(|e| failed("committing the new offsets", e))?;
-    let bad: Vec<String> = r.iter().filter_map(|(tp, r)| r.as_ref().err().map(|e| format!("{tp}: {e}"))).collect();
+    let bad: Vec<String> = r
+        .iter()
+        .filter_map(|(tp, r)| r.as_ref().err().map(|e| format!("{tp}: {e}")))
+        .collect();
     if bad.is_empty() {
-        out(&format!("Reset {} partition(s) of group {}.\n", plan.len(), a.group));
+        out(&format!(
+            "Reset {} partition(s) of group {}.\n",
+            plan.len(),
+            a.group
+        ));
         Ok(())
     } else {
         Err(CliError::Failed(format!(

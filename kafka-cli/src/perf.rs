@@ -162,11 +162,16 @@ async fn consume(g: &Global, a: PerfConsumeArgs) -> CliResult {
         .await
         .map_err(|e| failed(&format!("cannot connect to {}", g.bootstrap_server), e))?;
     if a.group.is_some() {
-        c.subscribe([a.topic.clone()]).await.map_err(|e| failed("subscribing", e))?;
+        c.subscribe([a.topic.clone()])
+            .await
+            .map_err(|e| failed("subscribing", e))?;
     } else {
         let tps = partitions_of(&c, &a.topic).await?;
-        c.assign(tps.clone()).await.map_err(|e| failed("assigning", e))?;
-        c.seek_to_beginning(&tps).map_err(|e| failed("seeking", e))?;
+        c.assign(tps.clone())
+            .await
+            .map_err(|e| failed("assigning", e))?;
+        c.seek_to_beginning(&tps)
+            .map_err(|e| failed("seeking", e))?;
     }
     let pb = bar(a.messages, a.json);
     let deadline = Instant::now() + Duration::from_secs(a.timeout_s);
@@ -184,7 +189,10 @@ async fn consume(g: &Global, a: PerfConsumeArgs) -> CliResult {
                 a.timeout_s, a.messages
             )));
         }
-        let recs = c.poll(Duration::from_millis(100)).await.map_err(|e| failed("polling", e))?;
+        let recs = c
+            .poll(Duration::from_millis(100))
+            .await
+            .map_err(|e| failed("polling", e))?;
         polls += 1;
         if recs.is_empty() {
             continue;
@@ -219,8 +227,13 @@ async fn consume(g: &Global, a: PerfConsumeArgs) -> CliResult {
         );
     } else {
         println!("records:        {n}");
-        println!("bytes:          {bytes} ({:.3} MiB)", bytes as f64 / (1024.0 * 1024.0));
-        println!("time:           {secs:.3} s from the first record ({total:.3} s with connecting, {polls} polls)");
+        println!(
+            "bytes:          {bytes} ({:.3} MiB)",
+            bytes as f64 / (1024.0 * 1024.0)
+        );
+        println!(
+            "time:           {secs:.3} s from the first record ({total:.3} s with connecting, {polls} polls)"
+        );
         println!("throughput:     {rps:.1} records/s, {mbps:.3} MiB/s");
         if !hist.is_empty() {
             println!(
@@ -270,7 +283,11 @@ async fn produce(g: &Global, a: PerfProduceArgs) -> CliResult {
     let producer: Producer<Bytes, Bytes> = Producer::new(cfg)
         .await
         .map_err(|e| failed(&format!("cannot connect to {}", g.bootstrap_server), e))?;
-    let payload = Bytes::from((0..a.size).map(|i| b'a' + (i % 23) as u8).collect::<Vec<u8>>());
+    let payload = Bytes::from(
+        (0..a.size)
+            .map(|i| b'a' + (i % 23) as u8)
+            .collect::<Vec<u8>>(),
+    );
     // Warm-up: metadata, connections, producer id (excluded from the timing, as the peers do).
     let warm = async {
         producer
@@ -280,7 +297,9 @@ async fn produce(g: &Global, a: PerfProduceArgs) -> CliResult {
     };
     tokio::time::timeout(Duration::from_secs(60), warm)
         .await
-        .map_err(|_| CliError::Failed("the warm-up record was not acknowledged within 60 s".into()))?
+        .map_err(|_| {
+            CliError::Failed("the warm-up record was not acknowledged within 60 s".into())
+        })?
         .map_err(|e| failed("warm-up record", e))?;
 
     let hist = Arc::new(Mutex::new(
@@ -300,11 +319,17 @@ async fn produce(g: &Global, a: PerfProduceArgs) -> CliResult {
                     tokio::time::sleep_until(due.into()).await;
                 }
             }
-            let (h, ack, errs, first) = (hist.clone(), acked.clone(), errors.clone(), first_error.clone());
+            let (h, ack, errs, first) = (
+                hist.clone(),
+                acked.clone(),
+                errors.clone(),
+                first_error.clone(),
+            );
             let sent = Instant::now();
             producer
-                .send_with_callback(ProducerRecord::new(&a.topic, None, payload.clone()), move |r| {
-                    match r {
+                .send_with_callback(
+                    ProducerRecord::new(&a.topic, None, payload.clone()),
+                    move |r| match r {
                         Ok(_) => {
                             let us = sent.elapsed().as_micros().max(1) as u64;
                             if let Ok(mut h) = h.lock() {
@@ -320,8 +345,8 @@ async fn produce(g: &Global, a: PerfProduceArgs) -> CliResult {
                                 *f = Some(e.to_string());
                             }
                         }
-                    }
-                })
+                    },
+                )
                 .await
                 .map_err(|e| failed("sending", e))?;
             if i % 4096 == 0 {
@@ -348,8 +373,14 @@ async fn produce(g: &Global, a: PerfProduceArgs) -> CliResult {
     let _ = producer.close(Duration::from_secs(10)).await;
     let failed_n = errors.load(Ordering::Relaxed);
     if failed_n > 0 {
-        let first = first_error.lock().ok().and_then(|f| f.clone()).unwrap_or_default();
-        return Err(CliError::Failed(format!("{failed_n} record(s) failed, first: {first}")));
+        let first = first_error
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_default();
+        return Err(CliError::Failed(format!(
+            "{failed_n} record(s) failed, first: {first}"
+        )));
     }
     let n = a.records;
     let bytes = n * a.size as u64;
@@ -364,7 +395,13 @@ async fn produce(g: &Global, a: PerfProduceArgs) -> CliResult {
         ),
         _ => (f64::NAN, f64::NAN, f64::NAN, f64::NAN),
     };
-    let num = |x: f64| if x.is_finite() { format!("{x:.3}") } else { "null".into() };
+    let num = |x: f64| {
+        if x.is_finite() {
+            format!("{x:.3}")
+        } else {
+            "null".into()
+        }
+    };
     if a.json {
         println!(
             "{{\"client\":\"ours\",\"mode\":\"produce\",\"records\":{n},\"bytes\":{bytes},\"size\":{},\
@@ -377,7 +414,12 @@ async fn produce(g: &Global, a: PerfProduceArgs) -> CliResult {
             num(p999)
         );
     } else {
-        println!("records:        {n} x {} B, acks={}, compression={}", a.size, a.acks.name(), a.compression.name());
+        println!(
+            "records:        {n} x {} B, acks={}, compression={}",
+            a.size,
+            a.acks.name(),
+            a.compression.name()
+        );
         println!("time:           {secs:.3} s (after one warm-up record, until flush returned)");
         println!("throughput:     {rps:.1} records/s, {mbps:.3} MiB/s");
         println!(

@@ -107,7 +107,8 @@ pub(crate) fn producer_config(
     for (k, v) in extra {
         props.insert(k.clone(), v.clone());
     }
-    ProducerConfig::from_properties(props).map_err(|e| usage(format!("producer configuration: {e}")))
+    ProducerConfig::from_properties(props)
+        .map_err(|e| usage(format!("producer configuration: {e}")))
 }
 
 pub(crate) async fn run(g: &Global, a: ProduceArgs) -> CliResult {
@@ -125,16 +126,29 @@ pub(crate) async fn run(g: &Global, a: ProduceArgs) -> CliResult {
     }
     let producer: Producer<Bytes, Bytes> = tokio::time::timeout(g.timeout(), Producer::new(cfg))
         .await
-        .map_err(|_| CliError::Failed(format!("cannot reach {} within {} ms", g.bootstrap_server, g.timeout_ms)))?
+        .map_err(|_| {
+            CliError::Failed(format!(
+                "cannot reach {} within {} ms",
+                g.bootstrap_server, g.timeout_ms
+            ))
+        })?
         .map_err(|e| failed(&format!("cannot connect to {}", g.bootstrap_server), e))?;
     let n = tokio::time::timeout(g.timeout(), producer.partitions_for(&a.topic))
         .await
-        .map_err(|_| CliError::Failed(format!("no metadata for topic {} within {} ms", a.topic, g.timeout_ms)))?
+        .map_err(|_| {
+            CliError::Failed(format!(
+                "no metadata for topic {} within {} ms",
+                a.topic, g.timeout_ms
+            ))
+        })?
         .map_err(|e| failed(&format!("topic {}", a.topic), e))?;
     if let Some(p) = a.partition
         && (p < 0 || p >= n)
     {
-        return Err(usage(format!("topic {} has no partition {p} (it has {n})", a.topic)));
+        return Err(usage(format!(
+            "topic {} has no partition {p} (it has {n})",
+            a.topic
+        )));
     }
     let input: Box<dyn tokio::io::AsyncRead + Unpin + Send> = match &a.file {
         Some(f) => Box::new(
@@ -189,13 +203,23 @@ pub(crate) async fn run(g: &Global, a: ProduceArgs) -> CliResult {
     }
     let closed = producer.close(Duration::from_secs(30)).await;
     let failed_n = errors.load(Ordering::Relaxed);
-    eprintln!("Produced {} of {sent} records to {}", sent.saturating_sub(failed_n), a.topic);
+    eprintln!(
+        "Produced {} of {sent} records to {}",
+        sent.saturating_sub(failed_n),
+        a.topic
+    );
     if let Err(e) = closed {
         return Err(failed("flushing", e));
     }
     if failed_n > 0 {
-        let first = first_error.lock().ok().and_then(|f| f.clone()).unwrap_or_default();
-        return Err(CliError::Failed(format!("{failed_n} record(s) failed, first: {first}")));
+        let first = first_error
+            .lock()
+            .ok()
+            .and_then(|f| f.clone())
+            .unwrap_or_default();
+        return Err(CliError::Failed(format!(
+            "{failed_n} record(s) failed, first: {first}"
+        )));
     }
     Ok(())
 }

@@ -111,7 +111,10 @@ fn kafka_in(c: &Cluster, args: &[&str], stdin: &str) -> Out {
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("`kafka {}` did not finish within {CMD_TIMEOUT:?}", args.join(" "));
+            panic!(
+                "`kafka {}` did not finish within {CMD_TIMEOUT:?}",
+                args.join(" ")
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -129,12 +132,22 @@ fn kafka(c: &Cluster, args: &[&str]) -> Out {
 
 fn ok(c: &Cluster, args: &[&str]) -> String {
     let o = kafka(c, args);
-    assert_eq!(o.code, 0, "`kafka {}` failed: {}{}", args.join(" "), o.stdout, o.stderr);
+    assert_eq!(
+        o.code,
+        0,
+        "`kafka {}` failed: {}{}",
+        args.join(" "),
+        o.stdout,
+        o.stderr
+    );
     o.stdout
 }
 
 fn unique(prefix: &str) -> String {
-    let n = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let n = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{prefix}-{}-{}", std::process::id(), n % 1_000_000_000)
 }
 
@@ -142,12 +155,27 @@ fn unique(prefix: &str) -> String {
 fn topics_create_list_describe_alter_delete() {
     let c = cluster();
     let t = unique("cli-topics");
-    let out = ok(&c, &["topics", "create", &t, "--partitions", "2", "--config", "retention.ms=3600000"]);
+    let out = ok(
+        &c,
+        &[
+            "topics",
+            "create",
+            &t,
+            "--partitions",
+            "2",
+            "--config",
+            "retention.ms=3600000",
+        ],
+    );
     assert!(out.contains("Created topic"), "{out}");
     // creating again fails with exit 1 and says why; --if-not-exists succeeds
     let again = kafka(&c, &["topics", "create", &t, "--partitions", "2"]);
     assert_eq!(again.code, 1);
-    assert!(again.stderr.contains("TOPIC_ALREADY_EXISTS"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("TOPIC_ALREADY_EXISTS"),
+        "{}",
+        again.stderr
+    );
     ok(&c, &["topics", "create", &t, "--if-not-exists"]);
     assert!(ok(&c, &["topics", "list"]).lines().any(|l| l == t));
     let d = ok(&c, &["topics", "describe", &t]);
@@ -166,13 +194,49 @@ fn produce_then_consume_exit_at_end() {
     let c = cluster();
     let t = unique("cli-consume");
     ok(&c, &["topics", "create", &t, "--partitions", "2"]);
-    let p = kafka_in(&c, &["produce", &t, "--key-separator", ":", "--header", "src=test"], "k1:v1\nk2:v2\nk3:v3\n");
+    let p = kafka_in(
+        &c,
+        &[
+            "produce",
+            &t,
+            "--key-separator",
+            ":",
+            "--header",
+            "src=test",
+        ],
+        "k1:v1\nk2:v2\nk3:v3\n",
+    );
     assert_eq!(p.code, 0, "{}", p.stderr);
-    let out = ok(&c, &["consume", &t, "--from-beginning", "--exit-at-end", "-f", "%k=%s|%h\\n"]);
+    let out = ok(
+        &c,
+        &[
+            "consume",
+            &t,
+            "--from-beginning",
+            "--exit-at-end",
+            "-f",
+            "%k=%s|%h\\n",
+        ],
+    );
     let mut lines: Vec<&str> = out.lines().collect();
     lines.sort_unstable();
-    assert_eq!(lines, ["k1=v1|src=test", "k2=v2|src=test", "k3=v3|src=test"]);
-    let json = ok(&c, &["consume", &t, "--from-beginning", "--exit-at-end", "-o", "json", "--max-messages", "2"]);
+    assert_eq!(
+        lines,
+        ["k1=v1|src=test", "k2=v2|src=test", "k3=v3|src=test"]
+    );
+    let json = ok(
+        &c,
+        &[
+            "consume",
+            &t,
+            "--from-beginning",
+            "--exit-at-end",
+            "-o",
+            "json",
+            "--max-messages",
+            "2",
+        ],
+    );
     assert_eq!(json.lines().count(), 2);
     for l in json.lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
@@ -189,10 +253,30 @@ fn configs_describe_and_alter() {
     let c = cluster();
     let t = unique("cli-configs");
     ok(&c, &["topics", "create", &t, "--partitions", "1"]);
-    ok(&c, &["configs", "alter", "--topic", &t, "--set", "retention.ms=7200000"]);
+    ok(
+        &c,
+        &[
+            "configs",
+            "alter",
+            "--topic",
+            &t,
+            "--set",
+            "retention.ms=7200000",
+        ],
+    );
     let d = ok(&c, &["configs", "describe", "--topic", &t]);
     assert!(d.contains("retention.ms") && d.contains("7200000"), "{d}");
-    ok(&c, &["configs", "alter", "--topic", &t, "--delete", "retention.ms"]);
+    ok(
+        &c,
+        &[
+            "configs",
+            "alter",
+            "--topic",
+            &t,
+            "--delete",
+            "retention.ms",
+        ],
+    );
     assert!(!ok(&c, &["configs", "describe", "--topic", &t]).contains("7200000"));
     assert!(ok(&c, &["configs", "describe", "--topic", &t, "--all"]).contains("cleanup.policy"));
     ok(&c, &["topics", "delete", &t]);
@@ -213,7 +297,11 @@ fn groups_list() {
     if c.bundled && o.code != 0 {
         // The bundled broker has no group coordinator yet: a clear failure, never a hang.
         assert_eq!(o.code, 1, "{}", o.stderr);
-        assert!(o.stderr.contains("does not serve consumer groups"), "{}", o.stderr);
+        assert!(
+            o.stderr.contains("does not serve consumer groups"),
+            "{}",
+            o.stderr
+        );
     } else {
         assert_eq!(o.code, 0, "{}", o.stderr);
     }
@@ -230,7 +318,15 @@ fn usage_errors_exit_2() {
     let o = kafka(&c, &["consume", "x", "-X", "no.such.key=1"]);
     assert_eq!(o.code, 2, "{}", o.stderr);
     assert!(o.stderr.contains("no.such.key"), "{}", o.stderr);
-    let o = kafka(&c, &["topics", "list", "--command-config", "/nonexistent/file.properties"]);
+    let o = kafka(
+        &c,
+        &[
+            "topics",
+            "list",
+            "--command-config",
+            "/nonexistent/file.properties",
+        ],
+    );
     assert_eq!(o.code, 2, "{}", o.stderr);
 }
 
@@ -238,12 +334,42 @@ fn usage_errors_exit_2() {
 fn perf_json_lines() {
     let c = cluster();
     let t = unique("cli-perf");
-    let p = ok(&c, &["perf", "produce", "--topic", &t, "--records", "2000", "--size", "100", "--partitions", "2", "--json"]);
+    let p = ok(
+        &c,
+        &[
+            "perf",
+            "produce",
+            "--topic",
+            &t,
+            "--records",
+            "2000",
+            "--size",
+            "100",
+            "--partitions",
+            "2",
+            "--json",
+        ],
+    );
     let v: serde_json::Value = serde_json::from_str(p.trim()).unwrap();
     assert_eq!(v["mode"], "produce");
     assert_eq!(v["records"], 2000);
     assert!(v["p99_ms"].is_number());
-    let cj = ok(&c, &["perf", "consume", "--topic", &t, "--messages", "2000", "--size", "100", "--json", "--timeout-s", "50"]);
+    let cj = ok(
+        &c,
+        &[
+            "perf",
+            "consume",
+            "--topic",
+            &t,
+            "--messages",
+            "2000",
+            "--size",
+            "100",
+            "--json",
+            "--timeout-s",
+            "50",
+        ],
+    );
     let v: serde_json::Value = serde_json::from_str(cj.trim()).unwrap();
     assert_eq!(v["mode"], "consume");
     assert_eq!(v["bytes"], 200_000);
@@ -261,8 +387,15 @@ fn help_has_examples() {
         vec!["perf", "produce", "--help"],
         vec!["broker", "--help"],
     ] {
-        let o = Command::cargo_bin("kafka").unwrap().args(&sub).output().unwrap();
+        let o = Command::cargo_bin("kafka")
+            .unwrap()
+            .args(&sub)
+            .output()
+            .unwrap();
         assert!(o.status.success());
-        assert!(String::from_utf8_lossy(&o.stdout).contains("Examples:"), "{sub:?}");
+        assert!(
+            String::from_utf8_lossy(&o.stdout).contains("Examples:"),
+            "{sub:?}"
+        );
     }
 }
