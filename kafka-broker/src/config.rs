@@ -718,6 +718,32 @@ impl BrokerConfig {
     }
 }
 
+/// Loads a broker configuration the way the `kafka-broker` binary does: the optional
+/// `server.properties` file, then `key=value` overrides on top. Returns the config and notes
+/// about accepted-but-ignored keys (to be logged). Shared with the `kafka broker` CLI command.
+pub fn load(
+    file: Option<&std::path::Path>,
+    overrides: &[String],
+) -> Result<(BrokerConfig, Vec<String>)> {
+    let mut props = match file {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|source| BrokerError::File {
+                path: p.to_path_buf(),
+                source,
+            })?;
+            parse_properties(&text)?
+        }
+        None => BTreeMap::new(),
+    };
+    for o in overrides {
+        let (k, v) = o
+            .split_once('=')
+            .ok_or_else(|| BrokerError::Config(format!("--override `{o}` is not key=value")))?;
+        props.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    BrokerConfig::from_properties(&props)
+}
+
 /// Parses Java properties text: `key=value` or `key: value` lines, `#`/`!` comments,
 /// backslash line continuations.
 pub fn parse_properties(text: &str) -> Result<BTreeMap<String, String>> {

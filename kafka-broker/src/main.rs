@@ -7,7 +7,6 @@
 //! Prints `listening on HOST:PORT` on stdout once it accepts connections; SIGTERM or Ctrl-C
 //! shut it down gracefully. Logs go to stderr (`RUST_LOG` filters, default `info`).
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,23 +28,7 @@ struct Args {
 }
 
 fn load(args: &Args) -> Result<BrokerConfig, BrokerError> {
-    let mut props = match &args.config {
-        Some(p) => {
-            let text = std::fs::read_to_string(p).map_err(|source| BrokerError::File {
-                path: p.clone(),
-                source,
-            })?;
-            kafka_broker::config::parse_properties(&text)?
-        }
-        None => BTreeMap::new(),
-    };
-    for o in &args.overrides {
-        let (k, v) = o
-            .split_once('=')
-            .ok_or_else(|| BrokerError::Config(format!("--override `{o}` is not key=value")))?;
-        props.insert(k.trim().to_string(), v.trim().to_string());
-    }
-    let (config, notes) = BrokerConfig::from_properties(&props)?;
+    let (config, notes) = kafka_broker::config::load(args.config.as_deref(), &args.overrides)?;
     for n in notes {
         tracing::info!("config: {n}");
     }
