@@ -8,6 +8,7 @@
 #         kcat                            apt-get install kcat (skipped if unavailable)
 #         node                            kafkajs via npm ci into peers/node/node_modules
 #         go                              franz-go program built to peers-bin/franz-go-peer
+#                                         (+ peers-bin/franz-go-perf for producer-bench.sh)
 #         java                            kafka-clients program built to peers-java/
 #   scripts/peers.sh run --bootstrap HOST:PORT [--peers a,b,c] [--records N] [--out FILE]
 #                        [--expect-fail case1,peer/case2,...]
@@ -92,6 +93,8 @@ install_go() {
   log "building franz-go peer -> $BIN_DIR/franz-go-peer"
   # go build is incremental (build cache); -mod=readonly keeps go.mod/go.sum authoritative.
   (cd "$PEERS_DIR/go" && timeout 900 go build -mod=readonly -o "$BIN_DIR/franz-go-peer" .)
+  # Producer perf peer for scripts/producer-bench.sh (same module, cmd/perf).
+  (cd "$PEERS_DIR/go" && timeout 900 go build -mod=readonly -o "$BIN_DIR/franz-go-perf" ./cmd/perf)
 }
 
 install_java() {
@@ -257,7 +260,7 @@ PY
 
 main() {
   local cmd="${1:-}"
-  [[ -n "$cmd" ]] || { sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+  [[ -n "$cmd" ]] || { sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
   shift
   BOOTSTRAP="" RECORDS=100 OUT="" EXPLICIT_PEERS=0 EXPECT_FAIL=""
   PEERS=("${ALL_PEERS[@]}")
