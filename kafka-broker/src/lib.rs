@@ -440,3 +440,33 @@ impl Drop for BrokerHandle {
         let _ = self.shutdown.send(true);
     }
 }
+
+/// Waits for SIGTERM or Ctrl-C (Ctrl-C only where there are no Unix signals): what the
+/// `kafka-broker` binary and `kafka broker` wait for before a graceful shutdown.
+///
+/// ```no_run
+/// # async fn demo() {
+/// kafka_broker::shutdown_signal().await;
+/// # }
+/// ```
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

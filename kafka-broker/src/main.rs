@@ -43,30 +43,9 @@ async fn run(args: Args) -> Result<(), BrokerError> {
         let _ = writeln!(out, "listening on {}", broker.addr());
         let _ = out.flush();
     }
-    wait_for_signal().await;
+    kafka_broker::shutdown_signal().await;
     tracing::info!("shutting down");
     broker.shutdown().await
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn main() -> ExitCode {

@@ -40,31 +40,10 @@ pub(crate) async fn run(a: BrokerArgs) -> CliResult {
         let _ = writeln!(out, "listening on {}", broker.addr());
         let _ = out.flush();
     }
-    wait_for_signal().await;
+    kafka_broker::shutdown_signal().await;
     tracing::info!("shutting down");
     broker
         .shutdown()
         .await
         .map_err(|e| CliError::Failed(format!("shutdown: {e}")))
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
 }

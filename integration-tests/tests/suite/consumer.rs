@@ -18,9 +18,8 @@ use kafka_consumer::{
     TimestampType, TopicPartition,
 };
 use kafka_protocol::ErrorCode;
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, ProduceRequest};
+use kafka_protocol::messages::{ApiKey, ProduceRequest};
 use kafka_protocol::records::RecordBatchBuilder;
 
 use crate::Ctx;
@@ -60,57 +59,15 @@ pub(crate) const CASES: &[crate::Case] = &[
 const T0: i64 = 1_700_000_000_000;
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    crate::common::rt()
 }
 
 fn client_config(ctx: &Ctx) -> ClientConfig {
-    ClientConfig::builder()
-        .bootstrap_servers(ctx.bootstrap.clone())
-        .client_id("it-consumer")
-        .default_api_timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+    crate::common::client_config(&ctx.bootstrap, "it-consumer")
 }
 
 async fn create_topic(client: &Client, partitions: i32) -> String {
-    let topic = unique_topic("it-consumer");
-    let resp = client
-        .send(
-            Target::Controller,
-            CreateTopicsRequest {
-                topics: vec![CreatableTopic {
-                    name: topic.clone(),
-                    num_partitions: partitions,
-                    replication_factor: 1,
-                    ..Default::default()
-                }],
-                timeout_ms: 30_000,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        ErrorCode::from_i16(resp.topics[0].error_code),
-        ErrorCode::None
-    );
-    let end = Instant::now() + Duration::from_secs(30);
-    loop {
-        let md = client.refresh_metadata([topic.clone()]).await.unwrap();
-        if md.topic(&topic).is_some_and(|t| {
-            t.error.is_none()
-                && t.partitions.len() == partitions as usize
-                && t.partitions.iter().all(|p| p.leader.is_some())
-        }) {
-            return topic;
-        }
-        assert!(Instant::now() < end, "topic {topic} never got leaders");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::common::create_topic(client, "it-consumer", partitions).await
 }
 
 /// Produces `n` records `p<partition>-<i>` with timestamps `T0 + i` and two `h` headers.

@@ -17,6 +17,7 @@ use kafka_protocol::messages::ApiKey;
 
 mod admin;
 mod client;
+mod common;
 mod consumer;
 mod groups;
 mod producer;

@@ -19,9 +19,8 @@ use kafka_producer::partitioner::murmur2_partition;
 use kafka_producer::{Producer, ProducerError, ProducerRecord};
 use kafka_protocol::ErrorCode;
 use kafka_protocol::compression::Compression;
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::FetchRequest;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::{CreateTopicsRequest, FetchRequest};
 use kafka_protocol::records::{Batch, RecordBatches};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -53,59 +52,15 @@ pub(crate) const CASES: &[crate::Case] = &[
 ];
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    crate::common::rt()
 }
 
 fn client_config(bootstrap: &str) -> ClientConfig {
-    ClientConfig::builder()
-        .bootstrap_servers(bootstrap)
-        .client_id("it-producer")
-        .default_api_timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
+    crate::common::client_config(bootstrap, "it-producer")
 }
 
 async fn create_topic(client: &Client, partitions: i32) -> String {
-    let topic = unique_topic("it-producer");
-    let resp = client
-        .send(
-            Target::Controller,
-            CreateTopicsRequest {
-                topics: vec![CreatableTopic {
-                    name: topic.clone(),
-                    num_partitions: partitions,
-                    replication_factor: 1,
-                    ..Default::default()
-                }],
-                timeout_ms: 30_000,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    assert_eq!(
-        ErrorCode::from_i16(resp.topics[0].error_code),
-        ErrorCode::None,
-        "{:?}",
-        resp.topics[0].error_message
-    );
-    let end = Instant::now() + Duration::from_secs(30);
-    loop {
-        let md = client.refresh_metadata([topic.clone()]).await.unwrap();
-        if md.topic(&topic).is_some_and(|t| {
-            t.error.is_none()
-                && t.partitions.len() == partitions as usize
-                && t.partitions.iter().all(|p| p.leader.is_some())
-        }) {
-            return topic;
-        }
-        assert!(Instant::now() < end, "topic {topic} never got leaders");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::common::create_topic(client, "it-producer", partitions).await
 }
 
 /// A record read back.
