@@ -546,6 +546,14 @@ impl BrokerSlot {
     }
 
     /// Whether a connection attempt would have to wait for the backoff.
+    /// The text of the last connection error, if the slot has one (for error messages).
+    pub(crate) fn last_error_text(&self) -> Option<String> {
+        self.state
+            .try_lock()
+            .ok()
+            .and_then(|s| s.last_error.as_ref().map(ToString::to_string))
+    }
+
     pub(crate) fn in_backoff(&self) -> bool {
         self.state
             .try_lock()

@@ -651,6 +651,13 @@ impl Client {
                 Err(e) => last = Some(e),
             }
         }
+        // No attempt could be made (deadline reached, or every broker in backoff): report the
+        // last connection error a broker saw, so the cause is not lost.
+        let cause = self
+            .inner
+            .bootstrap
+            .iter()
+            .find_map(|s| s.last_error_text());
         Err(last.unwrap_or_else(|| Error::Connect {
             addr: self
                 .inner
@@ -660,7 +667,10 @@ impl Client {
                 .map(HostPort::to_string)
                 .collect::<Vec<_>>()
                 .join(","),
-            message: "no broker reachable".into(),
+            message: match cause {
+                Some(c) => format!("no broker reachable; last: {c}"),
+                None => "no broker reachable".into(),
+            },
         }))
     }
 
