@@ -92,8 +92,13 @@ def main(argv):
         print(" ".join(str(p) for p in free_ports(int(argv[2]))))
         return 0
     if cmd == "cluster-id":
-        print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
-        return 0
+        # An id starting with '-' would be read as an option by the storage tool's argument
+        # parser (seen: "--cluster-id: expected one argument"), so draw again in that case.
+        while True:
+            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            if not cid.startswith("-"):
+                print(cid)
+                return 0
     print(__doc__, file=sys.stderr)
     return 2
 
