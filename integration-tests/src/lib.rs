@@ -10,8 +10,13 @@
 //!   free loopback port with a temporary data directory ([`EmbeddedBroker`]).
 //!
 //! ```no_run
-//! use integration_tests::TestCluster;
-//! let Some(bootstrap) = TestCluster::from_env().bootstrap_or_skip("example") else { return };
+//! use integration_tests::{EmbeddedBroker, TestCluster};
+//! let cluster = TestCluster::from_env();
+//! let embedded = match cluster {
+//!     TestCluster::Embedded => Some(EmbeddedBroker::start().unwrap()),
+//!     _ => None,
+//! };
+//! let bootstrap = cluster.first_bootstrap().or_else(|| embedded.as_ref().map(|b| b.bootstrap())).unwrap();
 //! let mut conn = integration_tests::wire::Connection::connect(&bootstrap).unwrap();
 //! println!("{} APIs", conn.broker_versions().len());
 //! ```
@@ -64,22 +69,11 @@ impl TestCluster {
         }
     }
 
-    /// The first bootstrap address, or `None` after printing why `test` is skipped on this
-    /// cluster. For [`TestCluster::Embedded`] one broker is started per process on first use
-    /// and shared (it lives until the process exits).
-    pub fn bootstrap_or_skip(&self, test: &str) -> Option<String> {
+    /// The first bootstrap address of an existing cluster; `None` for [`TestCluster::Embedded`],
+    /// whose address is known once an [`EmbeddedBroker`] has been started.
+    pub fn first_bootstrap(&self) -> Option<String> {
         match self {
-            TestCluster::Embedded => {
-                static SHARED: std::sync::OnceLock<Result<EmbeddedBroker, String>> =
-                    std::sync::OnceLock::new();
-                match SHARED.get_or_init(|| EmbeddedBroker::start().map_err(|e| e.to_string())) {
-                    Ok(b) => Some(b.bootstrap()),
-                    Err(e) => {
-                        println!("SKIP {test}: the embedded broker did not start: {e}");
-                        None
-                    }
-                }
-            }
+            TestCluster::Embedded => None,
             TestCluster::ApacheKafka { bootstrap } | TestCluster::External { bootstrap } => {
                 bootstrap.split(',').next().map(|s| s.trim().to_string())
             }

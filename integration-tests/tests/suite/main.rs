@@ -119,20 +119,10 @@ fn main() {
                 }
             }
         } else {
-            match &cluster {
-                TestCluster::Embedded => embedded
-                    .as_ref()
-                    .map(EmbeddedBroker::bootstrap)
-                    .unwrap_or_default(),
-                TestCluster::ApacheKafka { bootstrap } | TestCluster::External { bootstrap } => {
-                    bootstrap
-                        .split(',')
-                        .next()
-                        .unwrap_or_default()
-                        .trim()
-                        .to_string()
-                }
-            }
+            cluster
+                .first_bootstrap()
+                .or_else(|| embedded.as_ref().map(EmbeddedBroker::bootstrap))
+                .unwrap_or_default()
         };
         let ctx = Ctx { bootstrap };
         let started = Instant::now();
