@@ -10,7 +10,7 @@
 #                                                 wait until ready, print KAFKA_BOOTSTRAP_SERVERS=...
 #   scripts/apache-kafka.sh stop   [--dir DIR]    TERM, then KILL after a bounded wait
 #   scripts/apache-kafka.sh status [--dir DIR]    exit 0 and print bootstrap if running and ready
-#   scripts/apache-kafka.sh restart [--dir DIR]   stop + start
+#   scripts/apache-kafka.sh restart [--dir DIR]   stop, then start again on the same data and ports
 #   scripts/apache-kafka.sh classpath             print the broker classpath (after fetch)
 #
 # Environment:
@@ -381,7 +381,15 @@ launch_once() {
     return 1
   fi
 
-  log "starting kafka $version on 127.0.0.1:$port (controller $cport), log $DIR/server.log"
+  echo "$port $cport" >"$DIR/ports"
+  launch_java "$version" "$libs" "$port"
+}
+
+# Launches java on the formatted data in DIR (server.properties already written) and waits until
+# it answers on 127.0.0.1:PORT. Returns like launch_once.
+launch_java() {
+  local version="$1" libs="$2" port="$3" pid
+  log "starting kafka $version on 127.0.0.1:$port, log $DIR/server.log"
   # setsid: own session, so it survives the caller's shell and job control.
   # The inner shell writes its own pid, then execs java, so the pid is java's.
   # shellcheck disable=SC2086,SC2016
@@ -425,6 +433,23 @@ launch_once() {
     log "security listeners in $DIR/security.env"
     cat "$DIR/security.env"
   fi
+}
+
+# Stop, then start again on the same data directory and ports (no reformat): what a broker
+# bounce looks like to clients. Data acknowledged before the stop must still be there.
+cmd_restart() {
+  [[ -f "$DIR/ports" && -d "$DIR/data" ]] || die "nothing to restart in $DIR (start it first)"
+  local port version libs
+  read -r port _ <"$DIR/ports"
+  local sec=""
+  [[ -f "$DIR/security.env" ]] && sec="$(cat "$DIR/security.env")"
+  cmd_stop
+  version="$(installed_version)" || die "no installed kafka"
+  libs="$(libs_dir "$version")"
+  # The listeners and TLS files are unchanged: keep the security.env of the first start.
+  SECURITY=plaintext launch_java "$version" "$libs" "$port" \
+    || die "kafka restart failed (see $DIR/server.log)"
+  if [[ -n "$sec" ]]; then echo "$sec" >"$DIR/security.env"; fi
 }
 
 cmd_stop() {
@@ -514,7 +539,7 @@ main() {
     fetch) cmd_fetch ;;
     start) cmd_start ;;
     stop) cmd_stop ;;
-    restart) cmd_stop; cmd_start ;;
+    restart) cmd_restart ;;
     status) cmd_status ;;
     classpath) cmd_classpath ;;
     -h|--help|help) usage ;;

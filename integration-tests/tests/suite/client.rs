@@ -9,17 +9,15 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use integration_tests::unique_topic;
-use kafka_client::broker::{BoxTransport, DialFuture, Dialer};
-use kafka_client::config::HostPort;
 use kafka_client::{Client, ClientConfig, CoordinatorType, Error, SendOptions, Target};
 use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{ApiKey, MetadataRequest, ProduceRequest};
 use kafka_protocol::records::RecordBatchBuilder;
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::Ctx;
+use crate::proxy::Proxy;
 
 pub(crate) const CASES: &[crate::Case] = &[
     ("client::connect_and_negotiate", connect_and_negotiate),
@@ -256,104 +254,13 @@ fn five_hundred_concurrent_requests_on_one_connection(ctx: &Ctx) {
     });
 }
 
-/// A TCP proxy on loopback that the test can stop (dropping every connection) and restart on
-/// the same port.
-struct Proxy {
-    addr: std::net::SocketAddr,
-    upstream: String,
-    up: Arc<AtomicBool>,
-    task: Option<tokio::task::JoinHandle<()>>,
-    generation: Arc<AtomicUsize>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let mut p = Proxy {
-            addr,
-            upstream,
-            up: Arc::new(AtomicBool::new(false)),
-            task: None,
-            generation: Arc::default(),
-        };
-        p.run(listener);
-        p
-    }
-
-    fn run(&mut self, listener: TcpListener) {
-        self.up.store(true, Ordering::SeqCst);
-        let upstream = self.upstream.clone();
-        let gen_now = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let generation = self.generation.clone();
-        self.task = Some(tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                let upstream = upstream.clone();
-                let generation = generation.clone();
-                conns.spawn(async move {
-                    let Ok(mut out) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => {}
-                        _ = async {
-                            while generation.load(Ordering::SeqCst) == gen_now {
-                                tokio::time::sleep(Duration::from_millis(20)).await;
-                            }
-                        } => {}
-                    }
-                });
-            }
-        }));
-    }
-
-    /// Kills the listener and every proxied connection.
-    fn stop(&mut self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-    }
-
-    async fn restart(&mut self) {
-        let end = Instant::now() + Duration::from_secs(10);
-        let listener = loop {
-            match TcpListener::bind(self.addr).await {
-                Ok(l) => break l,
-                Err(e) => {
-                    assert!(Instant::now() < end, "cannot rebind {}: {e}", self.addr);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        };
-        self.run(listener);
-    }
-}
-
 fn broker_outage_mid_traffic_through_proxy(ctx: &Ctx) {
     rt().block_on(async {
         let mut proxy = Proxy::start(ctx.bootstrap.clone()).await;
         let proxy_addr = proxy.addr;
         // Every broker address goes through the proxy (single-node cluster).
-        let dials = Arc::new(AtomicUsize::new(0));
-        let d2 = dials.clone();
-        let dialer: Dialer = Arc::new(move |_hp: HostPort| {
-            d2.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async move {
-                let s = TcpStream::connect(proxy_addr)
-                    .await
-                    .map_err(|e| Error::Connect {
-                        addr: proxy_addr.to_string(),
-                        message: e.to_string(),
-                    })?;
-                Ok(Box::new(s) as BoxTransport)
-            }) as DialFuture
-        });
+        let dialer = proxy.dialer();
+        let dials = proxy.dials.clone();
         let cfg = ClientConfig::builder()
             .bootstrap_servers(proxy_addr.to_string())
             .reconnect_backoff(Duration::from_millis(20))

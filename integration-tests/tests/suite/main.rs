@@ -22,6 +22,7 @@ mod consumer;
 mod groups;
 mod producer;
 mod protocol;
+mod proxy;
 mod records;
 mod security;
 

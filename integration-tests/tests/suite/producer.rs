@@ -11,9 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use integration_tests::unique_topic;
-use kafka_client::broker::{BoxTransport, DialFuture, Dialer};
-use kafka_client::config::HostPort;
-use kafka_client::{Client, ClientConfig, Error, Target};
+use kafka_client::{Client, ClientConfig, Target};
 use kafka_producer::config::{Acks, ProducerConfig};
 use kafka_producer::partitioner::murmur2_partition;
 use kafka_producer::{Producer, ProducerError, ProducerRecord};
@@ -22,9 +20,9 @@ use kafka_protocol::compression::Compression;
 use kafka_protocol::messages::FetchRequest;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::records::{Batch, RecordBatches};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::Ctx;
+use crate::proxy::Proxy;
 
 pub(crate) const CASES: &[crate::Case] = &[
     (
@@ -44,6 +42,10 @@ pub(crate) const CASES: &[crate::Case] = &[
     (
         "producer::unknown_topic_fails_after_max_block",
         unknown_topic_fails_after_max_block,
+    ),
+    (
+        "producer::idempotent_expired_batches_bump_the_epoch",
+        idempotent_expired_batches_bump_the_epoch,
     ),
     (
         "producer::idempotent_outage_mid_load_no_loss_no_duplicate",
@@ -73,6 +75,7 @@ struct Got {
     headers: Vec<(String, Option<Bytes>)>,
     compression: Compression,
     producer_id: i64,
+    producer_epoch: i16,
     base_sequence: i32,
 }
 
@@ -140,6 +143,7 @@ async fn fetch_all(client: &Client, topic: &str, partition: i32) -> Vec<Got> {
                         .collect(),
                     compression: b.compression(),
                     producer_id: b.producer_id(),
+                    producer_epoch: b.producer_epoch(),
                     base_sequence: b.base_sequence(),
                 });
             }
@@ -410,78 +414,6 @@ fn unknown_topic_fails_after_max_block(ctx: &Ctx) {
     });
 }
 
-/// A loopback TCP proxy the test can kill (dropping every connection) and restart.
-struct Proxy {
-    addr: std::net::SocketAddr,
-    upstream: String,
-    task: Option<tokio::task::JoinHandle<()>>,
-    generation: Arc<AtomicUsize>,
-}
-
-impl Proxy {
-    async fn start(upstream: String) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let mut p = Proxy {
-            addr: listener.local_addr().unwrap(),
-            upstream,
-            task: None,
-            generation: Arc::default(),
-        };
-        p.run(listener);
-        p
-    }
-
-    fn run(&mut self, listener: TcpListener) {
-        let upstream = self.upstream.clone();
-        let gen_now = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let generation = self.generation.clone();
-        self.task = Some(tokio::spawn(async move {
-            let mut conns = tokio::task::JoinSet::new();
-            loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
-                    return;
-                };
-                let upstream = upstream.clone();
-                let generation = generation.clone();
-                conns.spawn(async move {
-                    let Ok(mut out) = TcpStream::connect(&upstream).await else {
-                        return;
-                    };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut out) => {}
-                        _ = async {
-                            while generation.load(Ordering::SeqCst) == gen_now {
-                                tokio::time::sleep(Duration::from_millis(10)).await;
-                            }
-                        } => {}
-                    }
-                });
-            }
-        }));
-    }
-
-    fn stop(&mut self) {
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-    }
-
-    async fn restart(&mut self) {
-        let end = Instant::now() + Duration::from_secs(10);
-        let listener = loop {
-            match TcpListener::bind(self.addr).await {
-                Ok(l) => break l,
-                Err(e) => {
-                    assert!(Instant::now() < end, "cannot rebind {}: {e}", self.addr);
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            }
-        };
-        self.run(listener);
-    }
-}
-
 fn idempotent_outage_mid_load_no_loss_no_duplicate(ctx: &Ctx) {
     rt().block_on(async {
         let admin = Client::connect(client_config(&ctx.bootstrap))
@@ -491,17 +423,7 @@ fn idempotent_outage_mid_load_no_loss_no_duplicate(ctx: &Ctx) {
         let topic = create_topic(&admin, partitions).await;
         let mut proxy = Proxy::start(ctx.bootstrap.clone()).await;
         let proxy_addr = proxy.addr;
-        let dialer: Dialer = Arc::new(move |_hp: HostPort| {
-            Box::pin(async move {
-                let s = TcpStream::connect(proxy_addr)
-                    .await
-                    .map_err(|e| Error::Connect {
-                        addr: proxy_addr.to_string(),
-                        message: e.to_string(),
-                    })?;
-                Ok(Box::new(s) as BoxTransport)
-            }) as DialFuture
-        });
+        let dialer = proxy.dialer();
         let cfg = ProducerConfig::builder(proxy_addr.to_string())
             .client(|c| {
                 c.reconnect_backoff(Duration::from_millis(20))
@@ -594,5 +516,100 @@ fn idempotent_outage_mid_load_no_loss_no_duplicate(ctx: &Ctx) {
             );
         }
         assert!(sent.load(Ordering::SeqCst) > 1000);
+    });
+}
+
+/// Batches that expire after they were sent leave their sequence numbers unresolved (the broker
+/// may or may not have written them): the idempotent producer must bump its epoch (KIP-360)
+/// before it sends again, and what it sends afterwards is accepted exactly once, in order.
+fn idempotent_expired_batches_bump_the_epoch(ctx: &Ctx) {
+    rt().block_on(async {
+        let admin = Client::connect(client_config(&ctx.bootstrap))
+            .await
+            .unwrap();
+        let topic = create_topic(&admin, 1).await;
+        let mut proxy = Proxy::start(ctx.bootstrap.clone()).await;
+        let cfg = ProducerConfig::builder(proxy.addr.to_string())
+            .client(|c| {
+                c.reconnect_backoff(Duration::from_millis(20))
+                    .reconnect_backoff_max(Duration::from_millis(200))
+                    .retry_backoff_max(Duration::from_millis(200))
+                    .default_api_timeout(Duration::from_secs(20))
+            })
+            .retry_backoff(Duration::from_millis(20))
+            .request_timeout(Duration::from_millis(1000))
+            .delivery_timeout(Duration::from_millis(2000))
+            .linger(Duration::ZERO)
+            .build()
+            .unwrap();
+        let producer: Producer<String, String> = Producer::builder(cfg)
+            .default_serializers()
+            .dialer(proxy.dialer())
+            .build()
+            .await
+            .unwrap();
+        let send = |i: u32| {
+            producer.send(ProducerRecord::new(&topic, None, i.to_string()).with_partition(0))
+        };
+        for i in 0..100 {
+            send(i).await.unwrap().await.unwrap();
+        }
+        // The broker goes silent: these are sent (and may be written) but never acknowledged.
+        proxy.swallow_responses(true);
+        let mut lost = Vec::new();
+        for i in 100..150 {
+            lost.push(send(i).await.unwrap());
+        }
+        for f in lost {
+            assert!(
+                f.await.is_err(),
+                "a record was acknowledged by a silent broker"
+            );
+        }
+        proxy.stop();
+        proxy.swallow_responses(false);
+        proxy.restart().await;
+        for i in 150..250 {
+            send(i).await.unwrap().await.unwrap();
+        }
+        producer.close(Duration::from_secs(10)).await.unwrap();
+        proxy.stop();
+
+        let got = fetch_all(&admin, &topic, 0).await;
+        let value = |g: &Got| -> u32 {
+            std::str::from_utf8(g.value.as_deref().unwrap())
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        let before: Vec<&Got> = got.iter().filter(|g| value(g) < 100).collect();
+        let after: Vec<&Got> = got.iter().filter(|g| value(g) >= 150).collect();
+        assert_eq!(
+            before.iter().map(|g| value(g)).collect::<Vec<_>>(),
+            (0..100).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            after.iter().map(|g| value(g)).collect::<Vec<_>>(),
+            (150..250).collect::<Vec<_>>()
+        );
+        // The unresolved ones appear at most once each.
+        let mut middle: Vec<u32> = got
+            .iter()
+            .map(value)
+            .filter(|v| (100..150).contains(v))
+            .collect();
+        let n = middle.len();
+        middle.dedup();
+        assert_eq!(middle.len(), n, "a timed-out record was written twice");
+        let first = (before[0].producer_id, before[0].producer_epoch);
+        let bumped = (after[0].producer_id, after[0].producer_epoch);
+        assert!(
+            bumped.0 != first.0 || bumped.1 > first.1,
+            "no epoch bump after unresolved sequences: {first:?} then {bumped:?}"
+        );
+        assert_eq!(
+            after[0].base_sequence, 0,
+            "the new epoch starts at sequence 0"
+        );
     });
 }
