@@ -97,6 +97,56 @@ impl Batch {
     }
 }
 
+/// Batch buffers kept for reuse, like the Java client's `BufferPool`: once a batch is
+/// acknowledged or failed its buffer comes back here (when nothing else still holds it) and
+/// the next batch writes into it. Fresh multi-kilobyte allocations for every batch cost page
+/// faults and `madvise` calls that showed as a third of the producer's CPU at 1 KiB records.
+/// One lock per batch, never per record.
+pub(crate) struct BufferPool {
+    bufs: Mutex<Vec<BytesMut>>,
+    /// At most this many idle buffers.
+    max: usize,
+    /// Buffers smaller than this (or over four times larger) are not kept.
+    batch_size: usize,
+}
+
+impl BufferPool {
+    /// A pool for `batch_size` buffers holding at most half of `buffer_memory` idle (64 at most).
+    pub(crate) fn new(batch_size: usize, buffer_memory: usize) -> BufferPool {
+        let batch_size = batch_size.max(1);
+        BufferPool {
+            bufs: Mutex::new(Vec::new()),
+            max: (buffer_memory / 2 / batch_size).clamp(1, 64),
+            batch_size,
+        }
+    }
+
+    /// An idle buffer, or an empty one (allocated by the builder) when none is kept.
+    pub(crate) fn take(&self) -> BytesMut {
+        self.bufs
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Keeps `bytes`' buffer for reuse if this is its only handle and its size fits.
+    pub(crate) fn give(&self, bytes: Bytes) {
+        let Ok(buf) = bytes.try_into_mut() else {
+            return;
+        };
+        let cap = buf.capacity();
+        if cap < self.batch_size || cap > self.batch_size.saturating_mul(4) + RECORD_BATCH_OVERHEAD
+        {
+            return;
+        }
+        let mut bufs = self.bufs.lock().unwrap_or_else(PoisonError::into_inner);
+        if bufs.len() < self.max {
+            bufs.push(buf);
+        }
+    }
+}
+
 /// Rewrites producer id, epoch and base sequence of an encoded v2 batch and its CRC.
 pub(crate) fn restamp(bytes: &Bytes, stamp: Option<Stamp>) -> Bytes {
     let s = stamp.unwrap_or(Stamp {

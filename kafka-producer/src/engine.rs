@@ -37,7 +37,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
 use crate::ProducerError;
-use crate::accumulator::{Batch, PartitionQueue, Stamp, TopicState, add_sequence};
+use crate::accumulator::{Batch, BufferPool, PartitionQueue, Stamp, TopicState, add_sequence};
 use crate::config::{Acks, ProducerConfig};
 use crate::delivery::{BatchAck, BatchShared};
 
@@ -85,6 +85,8 @@ pub(crate) struct Engine {
     pub(crate) client: Client,
     pub(crate) topics: RwLock<HashMap<Arc<str>, Arc<TopicState>>>,
     pub(crate) memory: Semaphore,
+    /// Batch buffers for reuse.
+    pub(crate) buffers: BufferPool,
     sinks: Mutex<HashMap<i32, Arc<Notify>>>,
     producer: RwLock<(i64, i16)>,
     bump_needed: AtomicBool,
@@ -138,6 +140,7 @@ impl Engine {
             client,
             topics: RwLock::new(HashMap::new()),
             memory: Semaphore::new(permits),
+            buffers: BufferPool::new(cfg.batch_size, cfg.buffer_memory),
             sinks: Mutex::new(HashMap::new()),
             producer: RwLock::new(producer),
             bump_needed: AtomicBool::new(false),
@@ -757,8 +760,11 @@ impl Engine {
     }
 
     /// Completes the batch's records: futures, callbacks, interceptors, buffer memory.
-    fn finish(&self, batch: Batch, result: Result<BatchAck, ProducerError>) {
+    fn finish(&self, mut batch: Batch, result: Result<BatchAck, ProducerError>) {
         self.memory.add_permits(batch.reserved);
+        if let Some((bytes, _)) = batch.encoded.take() {
+            self.buffers.give(bytes);
+        }
         batch.shared.complete(result.clone());
         if let Some(hook) = &self.ack_hook {
             for m in &batch.metas {

@@ -333,8 +333,9 @@ where
         if engine.closing.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(ProducerError::Closed);
         }
-        let started = Instant::now();
-        let deadline = started + inner.max_block;
+        // max.block.ms starts when the first wait does (metadata or buffer memory): the common
+        // path (known topic, free buffer) reads no clock here.
+        let mut deadline: Option<Instant> = None;
         let record = if inner.interceptors.is_empty() {
             record
         } else {
@@ -372,7 +373,13 @@ where
                 key: "buffer.memory",
             });
         }
-        let topic = self.topic_state(&record.topic, deadline).await?;
+        let topic = match engine.topic(&record.topic) {
+            Some(t) => t,
+            None => {
+                let d = *deadline.get_or_insert_with(|| Instant::now() + inner.max_block);
+                self.topic_state(&record.topic, d).await?
+            }
+        };
         let count = topic.partitions.len() as i32;
         let partition = match record.partition {
             Some(p) if p < 0 || p >= count => {
@@ -426,7 +433,8 @@ where
         match engine.memory.try_acquire_many(permits) {
             Ok(p) => p.forget(),
             Err(_) => {
-                match tokio::time::timeout_at(deadline, engine.memory.acquire_many(permits)).await {
+                let d = *deadline.get_or_insert_with(|| Instant::now() + inner.max_block);
+                match tokio::time::timeout_at(d, engine.memory.acquire_many(permits)).await {
                     Ok(Ok(p)) => p.forget(),
                     Ok(Err(_)) => return Err(ProducerError::Closed),
                     Err(_) => {
@@ -468,7 +476,11 @@ where
                     let capacity = engine.s.batch_size.max(size).min(inner.max_request_size);
                     wake = true;
                     slot.insert(OpenBatch {
-                        builder: RecordBatchBuilder::with_capacity(0, capacity),
+                        builder: RecordBatchBuilder::with_buffer(
+                            0,
+                            engine.buffers.take(),
+                            capacity,
+                        ),
                         shared,
                         created: Instant::now(),
                         reserved: 0,

@@ -393,7 +393,24 @@ impl RecordBatchBuilder {
 
     /// Like [`new`](Self::new), reserving room for `capacity` bytes of records.
     pub fn with_capacity(base_offset: i64, capacity: usize) -> RecordBatchBuilder {
-        let mut buf = BytesMut::with_capacity(RECORD_BATCH_OVERHEAD + capacity);
+        Self::with_buffer(base_offset, BytesMut::new(), capacity)
+    }
+
+    /// Like [`with_capacity`](Self::with_capacity), writing into `buf` (cleared first): a
+    /// buffer kept from an earlier batch is reused without a new allocation when it is large
+    /// enough, which is how a producer avoids fresh (page-faulting) memory for every batch.
+    ///
+    /// ```
+    /// # use kafka_protocol::records::RecordBatchBuilder;
+    /// let mut b = RecordBatchBuilder::with_buffer(0, bytes::BytesMut::with_capacity(4096), 1024);
+    /// b.append(0, None, Some(b"v"), &[]).unwrap();
+    /// let batch = b.build().unwrap();
+    /// let reused = batch.try_into_mut().unwrap(); // the only handle: back to a buffer
+    /// assert!(reused.capacity() >= 4096);
+    /// ```
+    pub fn with_buffer(base_offset: i64, mut buf: BytesMut, capacity: usize) -> RecordBatchBuilder {
+        buf.clear();
+        buf.reserve(RECORD_BATCH_OVERHEAD + capacity);
         buf.resize(RECORD_BATCH_OVERHEAD, 0);
         RecordBatchBuilder {
             base_offset,
