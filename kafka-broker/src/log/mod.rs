@@ -62,7 +62,7 @@ use std::path::PathBuf;
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::ErrorCode;
-use kafka_protocol::records::{Batch, RecordBatches};
+use kafka_protocol::records::{Batch, RECORD_BATCH_OVERHEAD, RecordBatches};
 
 mod cleaner;
 mod epoch_cache;
@@ -513,28 +513,45 @@ impl PartitionLog {
             self.roll(now_ms)?;
         }
 
-        // Rewrite the header fields outside (and, for timestamps, inside) the CRC range.
-        let mut buf = match records.try_into_mut() {
-            Ok(b) => b,
-            Err(b) => BytesMut::from(&b[..]),
-        };
+        // Each batch goes to disk as a patched copy of its 61-byte header (offsets, leader epoch,
+        // and for log-append time the attributes, max timestamp and CRC) followed by its
+        // records exactly as received: the records are never copied, and the request's buffer
+        // is free for reuse once the append returns.
+        let mut heads = BytesMut::with_capacity(RECORD_BATCH_OVERHEAD * incoming.len());
+        let mut parts: Vec<Bytes> = Vec::with_capacity(2 * incoming.len());
         let mut appended = Vec::with_capacity(headers.len());
         for (b, h) in incoming.iter().zip(&headers) {
             let p = b.pos;
             let size = h.size() as usize;
-            put_at(&mut buf, p, &h.base_offset.to_be_bytes());
-            put_at(&mut buf, p + 12, &leader_epoch.to_be_bytes());
+            let (Some(head), Some(_)) = (
+                records.get(p..p + RECORD_BATCH_OVERHEAD),
+                records.get(p + RECORD_BATCH_OVERHEAD..p + size),
+            ) else {
+                return Err(LogError::CorruptRecord(
+                    "batch extends past the request".into(),
+                ));
+            };
+            let body = records.slice(p + RECORD_BATCH_OVERHEAD..p + size);
+            heads.extend_from_slice(head);
+            let mut head = heads.split();
+            put_at(&mut head, 0, &h.base_offset.to_be_bytes());
+            put_at(&mut head, 12, &leader_epoch.to_be_bytes());
             let want_attr = if log_append {
                 b.header.attributes | (1 << 3)
             } else {
                 b.header.attributes & !(1 << 3)
             };
             if want_attr != b.header.attributes || h.max_timestamp != b.header.max_timestamp {
-                put_at(&mut buf, p + 21, &want_attr.to_be_bytes());
-                put_at(&mut buf, p + 35, &h.max_timestamp.to_be_bytes());
-                let crc = crc32c::crc32c(buf.get(p + 21..p + size).unwrap_or_default());
-                put_at(&mut buf, p + 17, &crc.to_be_bytes());
+                put_at(&mut head, 21, &want_attr.to_be_bytes());
+                put_at(&mut head, 35, &h.max_timestamp.to_be_bytes());
+                let crc = crc32c::crc32c_append(
+                    crc32c::crc32c(head.get(21..).unwrap_or_default()),
+                    &body,
+                );
+                put_at(&mut head, 17, &crc.to_be_bytes());
             }
+            parts.push(head.freeze());
+            parts.push(body);
             appended.push(AppendedBatch {
                 base_offset: h.base_offset,
                 last_offset: h.last_offset(),
@@ -544,7 +561,7 @@ impl PartitionLog {
         }
         let interval = self.config.index_interval_bytes;
         let active = self.active_mut()?;
-        active.append(&buf, &appended, interval)?;
+        active.append(&parts, &appended, interval)?;
 
         // Commit the in-memory state.
         let base_offset = headers.first().map_or(self.next_offset, |h| h.base_offset);

@@ -435,22 +435,26 @@ impl Segment {
     /// Appends `data` (the batches described by `batches`, back to back) at the end.
     pub(crate) fn append(
         &mut self,
-        data: &[u8],
+        parts: &[Bytes],
         batches: &[AppendedBatch],
         index_interval: usize,
     ) -> Result<(), LogError> {
         let start = self.size;
-        if let Err(e) = self.file.write_all_at(data, start) {
-            // Do not leave a partial write behind for readers.
-            let _ = self.file.set_len(start);
-            return Err(e.into());
-        }
+        let written = write_parts(&self.file, parts, start);
+        let len = match written {
+            Ok(len) => len,
+            Err(e) => {
+                // Do not leave a partial write behind for readers.
+                let _ = self.file.set_len(start);
+                return Err(e.into());
+            }
+        };
         let mut pos = start;
         for b in batches {
             self.track(pos, b, index_interval);
             pos += b.size;
         }
-        self.size = start + data.len() as u64;
+        self.size = start + len;
         self.unsynced = true;
         Ok(())
     }
@@ -660,4 +664,32 @@ impl Segment {
         self.time_index.delete_file()?;
         Ok(())
     }
+}
+
+/// Parts at least this large are written by their own `pwrite`; smaller neighbours are
+/// gathered into one buffer first (a patched batch header with a small batch's records).
+const DIRECT_WRITE_BYTES: usize = 16 * 1024;
+
+/// Writes `parts` back to back at `at`; returns the bytes written.
+fn write_parts(file: &File, parts: &[Bytes], at: u64) -> std::io::Result<u64> {
+    let mut pos = at;
+    let mut staged: Vec<u8> = Vec::new();
+    for p in parts {
+        if p.len() >= DIRECT_WRITE_BYTES {
+            if !staged.is_empty() {
+                file.write_all_at(&staged, pos)?;
+                pos += staged.len() as u64;
+                staged.clear();
+            }
+            file.write_all_at(p, pos)?;
+            pos += p.len() as u64;
+        } else {
+            staged.extend_from_slice(p);
+        }
+    }
+    if !staged.is_empty() {
+        file.write_all_at(&staged, pos)?;
+        pos += staged.len() as u64;
+    }
+    Ok(pos - at)
 }

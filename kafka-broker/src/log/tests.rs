@@ -984,3 +984,53 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn small_and_large_batches_in_one_append_keep_their_bytes() {
+    // Small batches are gathered into one write, large ones (>= 16 KiB) written straight from
+    // the request; either way offsets are assigned, CRCs hold, records are unchanged, and
+    // log-append time rewrites the CRC over the untouched records.
+    for ts_type in [
+        LogTimestampType::CreateTime,
+        LogTimestampType::LogAppendTime,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = LogConfig {
+            timestamp_type: ts_type,
+            ..LogConfig::default()
+        };
+        let mut log = open(dir.path(), config);
+        let big = vec![b'x'; 40_000];
+        let mut all = BytesMut::new();
+        all.extend_from_slice(&simple(3, NOW));
+        all.extend_from_slice(&batch_with(
+            Compression::None,
+            NOW,
+            &[(Some(b"big"), Some(big.as_slice()))],
+            None,
+        ));
+        all.extend_from_slice(&simple(2, NOW));
+        let out = log.append(all.freeze(), 4, NOW + 5).unwrap();
+        assert_eq!((out.base_offset, out.last_offset), (0, 5));
+        let r = log.read(0, 1 << 20, true).unwrap();
+        let batches: Vec<RecordBatch> = RecordBatches::new(r.records)
+            .map(|b| match b.unwrap() {
+                Batch::V2(b) => b,
+                Batch::Legacy(_) => panic!("legacy batch"),
+            })
+            .collect();
+        assert_eq!(batches.len(), 3);
+        for b in &batches {
+            b.validate_crc().unwrap();
+            assert_eq!(b.partition_leader_epoch(), 4);
+        }
+        let bases: Vec<i64> = batches.iter().map(|b| b.base_offset()).collect();
+        assert_eq!(bases, vec![0, 3, 4]);
+        let rec = batches[1].records().next().unwrap().unwrap();
+        assert_eq!(rec.value.as_deref(), Some(big.as_slice()));
+        if ts_type == LogTimestampType::LogAppendTime {
+            assert!(batches.iter().all(|b| b.max_timestamp() == NOW + 5));
+        }
+        assert_eq!(read_all(&log).len(), 6);
+    }
+}
