@@ -51,9 +51,11 @@ def main():
     ap.add_argument("--batch-size", type=int, default=1_000_000)
     ap.add_argument("--linger-ms", type=int, default=5)
     ap.add_argument("--timeout-s", type=float, default=300)
-    ap.add_argument("--mode", default="produce", choices=["produce"])
+    ap.add_argument("--mode", default="produce", choices=["produce", "consume"])
     ap.add_argument("--partitions", type=int, default=6)  # accepted; the driver creates the topic
     a = ap.parse_args()
+    if a.mode == "consume":
+        return consume(a)
     acks = "all" if a.acks in ("all", "-1") else a.acks
 
     errors = []
@@ -126,6 +128,47 @@ def main():
         seconds=round(seconds, 4), records_per_s=round(n / seconds, 1),
         mb_per_s=round(nbytes / (1024 * 1024) / seconds, 3),
         p50_ms=percentile_ms(lat, 50), p99_ms=percentile_ms(lat, 99))), flush=True)
+
+
+def consume(a):
+    """Reads --records records of the topic from the beginning: every partition assigned (no
+    group), librdkafka's default fetch settings, batches of up to 10,000 messages per
+    consume() call (Python touches each message once, to count it). Timed from the first record
+    to the N-th."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({
+        "bootstrap.servers": a.bootstrap,
+        "group.id": "rdkafka-perf-unused",  # required by the client; no subscribe, no commits
+        "enable.auto.commit": False,
+        "client.id": "rdkafka-perf",
+    })
+    md = c.list_topics(a.topic, timeout=30)
+    parts = md.topics[a.topic].partitions
+    if not parts:
+        fail(f"topic {a.topic} has no partitions")
+    c.assign([TopicPartition(a.topic, p, -2) for p in parts])  # -2: OFFSET_BEGINNING
+    deadline = time.monotonic() + a.timeout_s
+    n, got, nbytes, start = a.records, 0, 0, None
+    perf = time.perf_counter
+    while got < n:
+        if time.monotonic() > deadline:
+            fail(f"timed out with {got} of {n} records")
+        msgs = c.consume(num_messages=min(10_000, n - got), timeout=1.0)
+        for m in msgs:
+            if m.error():
+                fail(f"consume: {m.error()}")
+            if start is None:
+                start = perf()
+            nbytes += len(m.value() or b"")
+        got += len(msgs)
+    seconds = perf() - start
+    c.close()
+    print(json.dumps(dict(
+        client="rdkafka", mode="consume", records=n, bytes=nbytes, size=a.size, acks="-",
+        seconds=round(seconds, 4), records_per_s=round(n / seconds, 1),
+        mb_per_s=round(nbytes / (1024 * 1024) / seconds, 3), p50_ms=None, p99_ms=None)),
+        flush=True)
 
 
 if __name__ == "__main__":

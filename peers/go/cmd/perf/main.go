@@ -1,9 +1,12 @@
-// franz-go producer peer for scripts/producer-bench.sh: produce N keyless records of S bytes
-// as fast as possible and print one JSON line in the format of ../shared/bench (client, mode,
-// records, bytes, size, acks, seconds, records_per_s, mb_per_s (MiB/s), p50_ms, p99_ms).
+// franz-go peer for scripts/producer-bench.sh and scripts/consumer-bench.sh: produce N keyless
+// records of S bytes as fast as possible (--mode produce, the default), or read N records of a
+// topic from the beginning (--mode consume: no group, every partition, kgo's default fetch
+// settings; timed from the first record to the N-th), and print one JSON line in the format
+// of ../shared/bench (client, mode, records, bytes, size, acks, seconds, records_per_s,
+// mb_per_s (MiB/s), p50_ms, p99_ms).
 //
 //	franz-go-perf --bootstrap H:P --topic T --records N --size B [--acks all|1|0]
-//	              [--batch-size B] [--linger-ms L] [--timeout-s S]
+//	              [--batch-size B] [--linger-ms L] [--timeout-s S] [--mode produce|consume]
 //
 // Settings as the other peers: ProducerLinger(5ms), ProducerBatchMaxBytes(batch),
 // RequiredAcks(AllISRAcks) with idempotence (kgo's default; disabled for acks 1/0, which kgo
@@ -57,11 +60,15 @@ func main() {
 	lingerMs := flag.Int("linger-ms", 5, "ProducerLinger in ms")
 	timeoutS := flag.Int("timeout-s", 300, "overall timeout")
 	_ = flag.Int("partitions", 6, "accepted; the driver creates the topic")
-	_ = flag.String("mode", "produce", "accepted: produce")
+	mode := flag.String("mode", "produce", "produce|consume")
 	flag.Parse()
 	if *bootstrap == "" || *topic == "" || *n <= 0 {
-		fmt.Fprintln(os.Stderr, "usage: franz-go-perf --bootstrap H:P --topic T --records N --size B [--acks all|1|0]")
+		fmt.Fprintln(os.Stderr, "usage: franz-go-perf --bootstrap H:P --topic T --records N --size B [--acks all|1|0] [--mode produce|consume]")
 		os.Exit(2)
+	}
+	if *mode == "consume" {
+		consume(*bootstrap, *topic, *n, *size, *timeoutS)
+		return
 	}
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(*bootstrap),
@@ -146,6 +153,52 @@ func main() {
 		"records_per_s": math.Round(float64(*n)/seconds*10) / 10,
 		"mb_per_s":      math.Round(float64(bytes)/(1024*1024)/seconds*1e3) / 1e3,
 		"p50_ms":        percentileMs(v, 50), "p99_ms": percentileMs(v, 99),
+	}
+	b, _ := json.Marshal(out)
+	fmt.Println(string(b))
+}
+
+// consume reads n records of topic from the beginning, group-less, and prints the JSON line.
+func consume(bootstrap, topic string, n, size, timeoutS int) {
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(bootstrap),
+		kgo.ClientID("franz-go-perf"),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	)
+	if err != nil {
+		fail("%v", err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(timeoutS)*time.Second)
+	defer cancel()
+	got, bytes := 0, int64(0)
+	var start time.Time
+	for got < n {
+		fetches := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			fail("timed out with %d of %d records", got, n)
+		}
+		fetches.EachError(func(t string, p int32, err error) {
+			fail("fetch %s[%d]: %v", t, p, err)
+		})
+		fetches.EachRecord(func(r *kgo.Record) {
+			if got == 0 {
+				start = time.Now()
+			}
+			if got < n {
+				got++
+				bytes += int64(len(r.Value))
+			}
+		})
+	}
+	seconds := time.Since(start).Seconds()
+	out := map[string]any{
+		"client": "franz-go", "mode": "consume", "records": n, "bytes": bytes, "size": size,
+		"acks": "-", "seconds": math.Round(seconds*1e4) / 1e4,
+		"records_per_s": math.Round(float64(n)/seconds*10) / 10,
+		"mb_per_s":      math.Round(float64(bytes)/(1024*1024)/seconds*1e3) / 1e3,
+		"p50_ms":        nil, "p99_ms": nil,
 	}
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
