@@ -60,6 +60,8 @@ pub mod partitioner;
 mod producer;
 pub mod record;
 pub mod serializer;
+mod transaction;
+mod txn;
 
 #[cfg(test)]
 mod tests;
@@ -67,5 +69,7 @@ mod tests;
 pub use config::{Acks, ProducerConfig};
 pub use delivery::DeliveryFuture;
 pub use error::ProducerError;
+pub use kafka_client::ConsumerGroupMetadata;
 pub use producer::{Producer, ProducerBuilder};
 pub use record::{Header, ProducerRecord, RecordMetadata};
+pub use transaction::TxnOffset;

@@ -18,6 +18,7 @@ use crate::partitioner::{
     DefaultPartitioner, PartitionRequest, Partitioner, RoundRobinPartitioner,
 };
 use crate::serializer::{DefaultSerializer, Serializer};
+use crate::txn::TxnManager;
 use crate::{ProducerError, ProducerRecord, RecordMetadata};
 
 /// A Kafka producer: batches records per partition and sends them to partition leaders, one
@@ -81,7 +82,7 @@ enum Partitioning {
 }
 
 struct Inner<K, V> {
-    engine: Arc<Engine>,
+    pub(crate) engine: Arc<Engine>,
     key_ser: Arc<dyn Serializer<K>>,
     value_ser: Arc<dyn Serializer<V>>,
     interceptors: Arc<InterceptorChain<K, V>>,
@@ -119,6 +120,12 @@ impl<K, V> Drop for Inner<K, V> {
             engine.stop();
             engine.client.close();
         });
+    }
+}
+
+impl<K, V> Producer<K, V> {
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.inner.engine
     }
 }
 
@@ -421,6 +428,9 @@ where
                 }
             }
         };
+        if let Some(txn) = &engine.txn {
+            txn.maybe_add_partition(&topic.name, partition)?;
+        }
         // Buffer space, waiting up to what remains of max.block.ms.
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
         match engine.memory.try_acquire_many(permits) {
@@ -632,7 +642,10 @@ where
             Some(d) => Client::connect_with_dialer(cfg.client.clone(), d).await?,
             None => Client::connect(cfg.client.clone()).await?,
         };
-        let producer = if cfg.idempotence() {
+        let producer = if cfg.transactional_id.is_some() {
+            // The producer id comes from init_transactions.
+            (-1, -1)
+        } else if cfg.idempotence() {
             match init_producer_id(&client, None).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -652,8 +665,15 @@ where
                 chain.on_acknowledgement(r)
             }))
         };
-        let engine = Engine::new(&cfg, client, hook, producer);
+        let txn = cfg
+            .transactional_id
+            .clone()
+            .map(|id| Arc::new(TxnManager::new(id, cfg.transaction_timeout)));
+        let engine = Engine::new(&cfg, client, hook, producer, txn);
         tokio::spawn(engine.clone().maintenance_loop());
+        if engine.txn.is_some() {
+            tokio::spawn(engine.clone().txn_loop());
+        }
         let partitioning = match (self.partitioner, &cfg.partitioner) {
             (Some(p), _) => Partitioning::Custom(p),
             (None, PartitionerChoice::Custom(p)) => Partitioning::Custom(p.clone()),
