@@ -195,6 +195,19 @@ impl<K, V> Producer<K, V> {
         }
     }
 
+    /// The transaction protocol in use after [`init_transactions`](Producer::init_transactions):
+    /// `Some(2)` when the cluster finalized `transaction.version` 2 (KIP-890: partitions and
+    /// groups join implicitly, every EndTxn bumps the epoch), `Some(1)` otherwise (explicit
+    /// AddPartitionsToTxn / AddOffsetsToTxn); `None` before, or without `transactional.id`.
+    pub fn transaction_version(&self) -> Option<i16> {
+        let txn = self.engine().txn.as_ref()?;
+        let g = txn.lock();
+        match g.state {
+            TxnState::Uninitialized | TxnState::Initializing => None,
+            _ => Some(if g.tv2 { 2 } else { 1 }),
+        }
+    }
+
     /// Starts a transaction: records sent from now until
     /// [`commit_transaction`](Producer::commit_transaction) or
     /// [`abort_transaction`](Producer::abort_transaction) become visible to `read_committed`

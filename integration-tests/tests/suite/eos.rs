@@ -170,6 +170,11 @@ fn mixed_transactions(ctx: &Ctx) {
         let topic = crate::common::create_topic(&client, "it-eos-mixed", PARTITIONS).await;
         let producer = txn_producer(ctx, &unique("txn-mixed"), &[]).await;
         producer.init_transactions().await.unwrap();
+        let tv = producer.transaction_version();
+        println!("  transaction protocol version {tv:?}");
+        if let Ok(want) = std::env::var("EOS_EXPECT_TRANSACTION_VERSION") {
+            assert_eq!(tv, want.parse().ok(), "EOS_EXPECT_TRANSACTION_VERSION");
+        }
         let mut rng = Rng::new();
         // What read_committed must show, and every record the log holds (acknowledged).
         let mut committed: BTreeMap<i32, Vec<String>> = BTreeMap::new();
