@@ -16,6 +16,9 @@
 #    C; read_committed then sees exactly A and C, read_uncommitted A, B and C;
 # 5. stops the broker (always, also on failure).
 #
+# Both phases also check the transaction protocol the producer chose (EOS_EXPECT_TRANSACTION_VERSION):
+# the --transaction-version given, else 2 (what Apache Kafka 4.3.1 finalizes on a fresh cluster).
+#
 # Bounded: every step has a timeout; exit status 0 only when both phases PASS.
 set -euo pipefail
 
@@ -63,8 +66,9 @@ fi
 run_phase() {
   local phase="$1" out
   out="$(EOS_RESTART_PHASE="$phase" EOS_RESTART_STATE="$STATE" KAFKA_BOOTSTRAP_SERVERS="$BS" \
+    EOS_EXPECT_TRANSACTION_VERSION="${TV:-2}" \
     timeout 300 cargo test -p integration-tests --test suite -- eos::restart_ongoing_transaction 2>&1)" || true
-  echo "$out" | grep -E '^(PASS|FAIL|SKIP)|restart:|panicked|assert' >&2 || true
+  echo "$out" | grep -E '^(PASS|FAIL|SKIP)|restart:|protocol version|panicked|assert' >&2 || true
   echo "$out" | grep -q '^PASS eos::restart_ongoing_transaction' \
     || { log "phase $phase failed"; echo "$out" | tail -n 30 >&2; exit 1; }
 }

@@ -344,13 +344,13 @@ impl ProducerConfig {
                     "contradicts the idempotence a transactional.id needs (acks=all, retries > 0, at most 5 in flight)",
                 ));
             }
-            let ms = self.transaction_timeout.as_millis();
-            if ms == 0 || ms > i32::MAX as u128 {
-                return Err(ProducerError::config(
-                    "transaction.timeout.ms",
-                    "must be between 1 and 2147483647",
-                ));
-            }
+        }
+        let ms = self.transaction_timeout.as_millis();
+        if ms == 0 || ms > i32::MAX as u128 {
+            return Err(ProducerError::config(
+                "transaction.timeout.ms",
+                "must be between 1 and 2147483647",
+            ));
         }
         if self.enable_idempotence == Some(true) {
             if self.acks != Acks::All {

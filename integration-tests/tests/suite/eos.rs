@@ -46,6 +46,16 @@ fn require_txn(ctx: &Ctx) {
     require_api(ctx, ApiKey::EndTxn);
 }
 
+/// Prints the transaction protocol the producer chose and, when `EOS_EXPECT_TRANSACTION_VERSION`
+/// is set (scripts/txn-restart-test.sh sets it), checks it.
+fn check_transaction_version(p: &Producer<String, String>) {
+    let tv = p.transaction_version();
+    println!("  transaction protocol version {tv:?}");
+    if let Ok(want) = std::env::var("EOS_EXPECT_TRANSACTION_VERSION") {
+        assert_eq!(tv, want.parse().ok(), "EOS_EXPECT_TRANSACTION_VERSION");
+    }
+}
+
 fn rt() -> tokio::runtime::Runtime {
     crate::common::rt()
 }
@@ -170,11 +180,7 @@ fn mixed_transactions(ctx: &Ctx) {
         let topic = crate::common::create_topic(&client, "it-eos-mixed", PARTITIONS).await;
         let producer = txn_producer(ctx, &unique("txn-mixed"), &[]).await;
         producer.init_transactions().await.unwrap();
-        let tv = producer.transaction_version();
-        println!("  transaction protocol version {tv:?}");
-        if let Ok(want) = std::env::var("EOS_EXPECT_TRANSACTION_VERSION") {
-            assert_eq!(tv, want.parse().ok(), "EOS_EXPECT_TRANSACTION_VERSION");
-        }
+        check_transaction_version(&producer);
         let mut rng = Rng::new();
         // What read_committed must show, and every record the log holds (acknowledged).
         let mut committed: BTreeMap<i32, Vec<String>> = BTreeMap::new();
@@ -490,6 +496,7 @@ fn restart_ongoing_transaction(ctx: &Ctx) {
                 std::fs::write(&state, format!("{topic}\n{id}\n")).unwrap();
                 let p = txn_producer(ctx, &id, &[("transaction.timeout.ms", "600000")]).await;
                 p.init_transactions().await.unwrap();
+                check_transaction_version(&p);
                 p.begin_transaction().unwrap();
                 let mut futs = Vec::new();
                 for i in 0..4 {
@@ -527,6 +534,7 @@ fn restart_ongoing_transaction(ctx: &Ctx) {
                 );
                 let p = txn_producer(ctx, &id, &[]).await;
                 p.init_transactions().await.unwrap();
+                check_transaction_version(&p);
                 p.begin_transaction().unwrap();
                 let mut futs = Vec::new();
                 for i in 0..2 {
