@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # A transaction that is open when Apache Kafka restarts is never partially visible.
 #
-# Usage: scripts/txn-restart-test.sh [--dir DIR] [--transaction-version 1|2]
+# Usage: scripts/txn-restart-test.sh [--dir DIR] [--transaction-version 1|2] [--eos-suite]
 #
 # 1. starts Apache Kafka (scripts/apache-kafka.sh, fresh data in DIR, default
 #    target/ak-txn-restart); with --transaction-version 1 it downgrades the cluster's
 #    transaction.version feature (FeatureCommand) so the AddPartitionsToTxn path is used;
+#    with --eos-suite it then runs every other eos:: case of the suite on that broker too
+#    (so `--transaction-version 1 --eos-suite` covers the version 1 path end to end);
 # 2. runs the suite case eos::restart_ongoing_transaction with EOS_RESTART_PHASE=begin:
 #    transaction A committed, transaction B written and acknowledged but left open, and the
 #    test process exits;
@@ -28,6 +30,7 @@ AK="$SCRIPT_DIR/apache-kafka.sh"
 PROBE="$SCRIPT_DIR/kafka-probe.py"
 DIR="$REPO_ROOT/target/ak-txn-restart"
 TV=""
+EOS_SUITE=0
 JAVA="${JAVA:-java}"
 HEAP="${APACHE_KAFKA_HEAP:--Xms256m -Xmx768m}"
 
@@ -35,6 +38,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --dir) DIR="$2"; shift 2 ;;
     --transaction-version) TV="$2"; shift 2 ;;
+    --eos-suite) EOS_SUITE=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -61,6 +65,15 @@ if [[ -n "$TV" ]]; then
     --bootstrap-server "$BS" downgrade --feature "transaction.version=$TV" >&2 \
     || timeout 120 "$JAVA" -Xmx128m -cp "$CP" org.apache.kafka.tools.FeatureCommand \
       --bootstrap-server "$BS" upgrade --feature "transaction.version=$TV" >&2
+fi
+
+if [[ "$EOS_SUITE" == 1 ]]; then
+  log "eos:: cases on this broker (transaction.version ${TV:-2})"
+  out="$(EOS_EXPECT_TRANSACTION_VERSION="${TV:-2}" KAFKA_BOOTSTRAP_SERVERS="$BS" \
+    timeout 600 cargo test -p integration-tests --test suite -- eos:: 2>&1)" || true
+  echo "$out" | grep -E '^(PASS|FAIL|SKIP|integration suite)|protocol version' >&2 || true
+  echo "$out" | grep -qE '^integration suite .*: [1-9][0-9]* passed, 0 failed' \
+    || { log "eos:: cases failed"; echo "$out" | tail -n 40 >&2; exit 1; }
 fi
 
 run_phase() {
