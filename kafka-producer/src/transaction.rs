@@ -13,6 +13,10 @@
 //! - **Version 2** (KIP-890, what Apache Kafka 4.x finalizes by default): Produce v12+ adds the
 //!   partition itself, TxnOffsetCommit v5 adds the group itself, and EndTxn v5 bumps the epoch
 //!   every transaction (its response carries the new epoch; sequences restart at 0).
+//!
+//! The choice is made once per `init_transactions`; unlike Java, a `transaction.version`
+//! change while the producer runs is not picked up at the next `begin_transaction` (a new
+//! producer, or a new `init_transactions` after a fatal error, sees it).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -101,11 +105,18 @@ impl<K, V> Producer<K, V> {
     /// producer to a fatal or abortable state as the error's class says (retriable errors,
     /// such as timeouts, leave the state as it is: the call may be repeated).
     fn txn_failure(&self, txn: &TxnManager, e: ClientError) -> ProducerError {
-        match classify_client(&e) {
+        let before = txn.state();
+        let out = match classify_client(&e) {
             TxnErrorKind::Fatal => txn.fatal(ProducerError::Client(e)),
             TxnErrorKind::Abortable => txn.abortable(ProducerError::Client(e)),
-            TxnErrorKind::Retriable => ProducerError::Client(e),
+            TxnErrorKind::Retriable => return ProducerError::Client(e),
+        };
+        let now = txn.state();
+        if now != before && matches!(now, TxnState::AbortableError | TxnState::FatalError) {
+            // Nothing buffered will be sent in this transaction: fail it now.
+            self.engine().abort_all(out.clone());
         }
+        out
     }
 
     /// Gets the producer id and epoch for `transactional.id` from the transaction

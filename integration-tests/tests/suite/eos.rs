@@ -36,6 +36,10 @@ pub(crate) const CASES: &[crate::Case] = &[
         abort_drops_unsent_records,
     ),
     (
+        "eos::group_member_offsets_and_stale_generation",
+        group_member_offsets_and_stale_generation,
+    ),
+    (
         "eos::restart_ongoing_transaction",
         restart_ongoing_transaction,
     ),
@@ -560,5 +564,88 @@ fn restart_ongoing_transaction(ctx: &Ctx) {
             }
             other => panic!("unknown EOS_RESTART_PHASE {other:?}"),
         }
+    });
+}
+
+/// Offsets sent with a live member's group metadata (generation >= 0) commit; with a
+/// generation the group does not have, TxnOffsetCommit fails with ILLEGAL_GENERATION, which
+/// is abortable (as in Java): the producer aborts and goes on.
+fn group_member_offsets_and_stale_generation(ctx: &Ctx) {
+    require_txn(ctx);
+    rt().block_on(async {
+        let client = admin_client(ctx).await;
+        let input = crate::common::create_topic(&client, "it-eos-member", 1).await;
+        let group = unique("it-eos-member-group");
+        let tp = TopicPartition::new(&input, 0);
+        let cfg = consumer_config(ctx, IsolationLevel::ReadCommitted, Some(&group))
+            .enable_auto_commit(false)
+            .session_timeout(Duration::from_secs(10))
+            .heartbeat_interval(Duration::from_millis(500))
+            .build()
+            .unwrap();
+        let mut consumer =
+            Consumer::with_deserializers(cfg, StringDeserializer, StringDeserializer)
+                .await
+                .unwrap();
+        consumer.subscribe([input.as_str()]).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let meta = loop {
+            consumer.poll(Duration::from_millis(200)).await.unwrap();
+            let m = consumer.consumer_group_metadata().unwrap();
+            if m.generation_id >= 0 && !m.member_id.is_empty() {
+                break m;
+            }
+            assert!(Instant::now() < deadline, "the consumer never joined");
+        };
+        let producer = txn_producer(ctx, &unique("txn-member"), &[]).await;
+        producer.init_transactions().await.unwrap();
+
+        producer.begin_transaction().unwrap();
+        producer
+            .send_offsets_to_transaction([TxnOffset::new(&input, 0, 3)], &meta)
+            .await
+            .unwrap();
+        producer.commit_transaction().await.unwrap();
+        let c = consumer.committed(std::slice::from_ref(&tp)).await.unwrap();
+        assert_eq!(c[&tp].as_ref().map(|o| o.offset), Some(3));
+
+        let stale = ConsumerGroupMetadata {
+            generation_id: meta.generation_id + 5,
+            ..meta.clone()
+        };
+        producer.begin_transaction().unwrap();
+        let e = producer
+            .send_offsets_to_transaction([TxnOffset::new(&input, 0, 9)], &stale)
+            .await
+            .expect_err("a wrong generation must be refused");
+        assert!(e.is_abortable(), "{e}");
+        assert_eq!(
+            e.error_code(),
+            Some(kafka_protocol::ErrorCode::IllegalGeneration),
+            "{e}"
+        );
+        assert!(
+            producer
+                .commit_transaction()
+                .await
+                .unwrap_err()
+                .is_abortable()
+        );
+        producer.abort_transaction().await.unwrap();
+
+        producer.begin_transaction().unwrap();
+        producer
+            .send_offsets_to_transaction([TxnOffset::new(&input, 0, 4)], &meta)
+            .await
+            .unwrap();
+        producer.commit_transaction().await.unwrap();
+        let c = consumer.committed(std::slice::from_ref(&tp)).await.unwrap();
+        assert_eq!(
+            c[&tp].as_ref().map(|o| o.offset),
+            Some(4),
+            "9 never became visible"
+        );
+        producer.close(Duration::from_secs(10)).await.unwrap();
+        consumer.close().await.unwrap();
     });
 }
