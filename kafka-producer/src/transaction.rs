@@ -14,9 +14,9 @@
 //!   partition itself, TxnOffsetCommit v5 adds the group itself, and EndTxn v5 bumps the epoch
 //!   every transaction (its response carries the new epoch; sequences restart at 0).
 //!
-//! The choice is made once per `init_transactions`; unlike Java, a `transaction.version`
-//! change while the producer runs is not picked up at the next `begin_transaction` (a new
-//! producer, or a new `init_transactions` after a fatal error, sees it).
+//! The choice is made once, at `init_transactions`; unlike Java (which re-reads the features
+//! its connections learnt at `begin_transaction`), a `transaction.version` change while the
+//! producer runs is picked up by the next producer only.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
