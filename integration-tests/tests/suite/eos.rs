@@ -106,12 +106,26 @@ fn consumer_config(
 }
 
 /// Every record of `topic` visible at `isolation`, per partition, as (offset, value), reading
-/// up to the end offset (last stable offset in read_committed) as of the call.
+/// up to the end offset (last stable offset in read_committed).
+///
+/// EndTxn is answered before the coordinator has written every marker, so right after a
+/// commit the last stable offset may still lag: read_committed reads first wait (30 s at most)
+/// until it equals the high watermark, i.e. no transaction is open any more.
 async fn read_all(
     ctx: &Ctx,
     topic: &str,
     partitions: i32,
     isolation: IsolationLevel,
+) -> BTreeMap<i32, Vec<(i64, String)>> {
+    read_all_opts(ctx, topic, partitions, isolation, true).await
+}
+
+async fn read_all_opts(
+    ctx: &Ctx,
+    topic: &str,
+    partitions: i32,
+    isolation: IsolationLevel,
+    wait_stable: bool,
 ) -> BTreeMap<i32, Vec<(i64, String)>> {
     let cfg = consumer_config(ctx, isolation, None).build().unwrap();
     let mut c = Consumer::with_deserializers(cfg, StringDeserializer, StringDeserializer)
@@ -121,7 +135,27 @@ async fn read_all(
         .map(|p| TopicPartition::new(topic, p))
         .collect();
     c.assign(tps.clone()).await.unwrap();
-    let ends = c.end_offsets(&tps).await.unwrap();
+    let mut ends = c.end_offsets(&tps).await.unwrap();
+    if wait_stable && isolation == IsolationLevel::ReadCommitted {
+        let cfg = consumer_config(ctx, IsolationLevel::ReadUncommitted, None)
+            .build()
+            .unwrap();
+        let hw_reader = Consumer::new(cfg).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let hw = hw_reader.end_offsets(&tps).await.unwrap();
+            if ends == hw {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a transaction stays open: last stable offsets {ends:?}, high watermarks {hw:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            ends = c.end_offsets(&tps).await.unwrap();
+        }
+        hw_reader.close().await.unwrap();
+    }
     let mut out: BTreeMap<i32, Vec<(i64, String)>> =
         (0..partitions).map(|p| (p, Vec::new())).collect();
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -529,7 +563,7 @@ fn restart_ongoing_transaction(ctx: &Ctx) {
                 let mut lines = text.lines();
                 let topic = lines.next().unwrap().to_string();
                 let id = lines.next().unwrap().to_string();
-                let rc = read_all(ctx, &topic, 2, IsolationLevel::ReadCommitted).await;
+                let rc = read_all_opts(ctx, &topic, 2, IsolationLevel::ReadCommitted, false).await;
                 let seen: BTreeSet<&str> = rc.values().flatten().map(|(_, v)| v.as_str()).collect();
                 assert_eq!(
                     seen,
