@@ -82,7 +82,7 @@ enum Partitioning {
 }
 
 struct Inner<K, V> {
-    pub(crate) engine: Arc<Engine>,
+    engine: Arc<Engine>,
     key_ser: Arc<dyn Serializer<K>>,
     value_ser: Arc<dyn Serializer<V>>,
     interceptors: Arc<InterceptorChain<K, V>>,
