@@ -18,7 +18,7 @@ use crate::partitioner::{
     DefaultPartitioner, PartitionRequest, Partitioner, RoundRobinPartitioner,
 };
 use crate::serializer::{DefaultSerializer, Serializer};
-use crate::txn::TxnManager;
+use crate::txn::{TxnManager, TxnState};
 use crate::{ProducerError, ProducerRecord, RecordMetadata};
 
 /// A Kafka producer: batches records per partition and sends them to partition leaders, one
@@ -222,14 +222,30 @@ where
     /// it with [`ProducerError::Closed`], and closes the connections. Other clones of the
     /// producer see it closed too.
     ///
+    /// A transactional producer with an open transaction aborts it first (as Java's producer
+    /// does on close), so `read_committed` consumers do not wait for `transaction.timeout.ms`.
+    ///
     /// Cancel safe in the sense that dropping the future leaves the producer closed to new
     /// records; buffered records are then sent in the background.
     pub async fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
         let engine = &self.inner.engine;
+        let begun = Instant::now();
+        if let Some(txn) = &engine.txn
+            && matches!(
+                txn.state(),
+                TxnState::InTransaction | TxnState::AbortableError
+            )
+        {
+            tracing::info!(transactional_id = %txn.transactional_id, "aborting the open transaction on close");
+            if let Ok(Err(e)) = tokio::time::timeout(timeout, self.abort_transaction()).await {
+                tracing::warn!(error = %e, "aborting the transaction on close failed");
+            }
+        }
         engine
             .closing
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let flushed = tokio::time::timeout(timeout, self.flush()).await.is_ok();
+        let left = timeout.saturating_sub(begun.elapsed());
+        let flushed = tokio::time::timeout(left, self.flush()).await.is_ok();
         if !flushed {
             engine.abort_all(ProducerError::Closed);
         }

@@ -502,6 +502,30 @@ fn abort_drops_unsent_records(ctx: &Ctx) {
         assert_eq!(values, ["kept-0", "kept-1", "kept-2"]);
         let ru = read_all(ctx, &topic, 1, IsolationLevel::ReadUncommitted).await;
         assert_eq!(ru[&0].len(), 3, "the dropped records never reached the log");
+
+        // Closing with an open transaction aborts it (read_all waits, 30 s at most, for no
+        // open transaction: without the abort it would stay open for transaction.timeout.ms).
+        let producer = txn_producer(
+            ctx,
+            &unique("txn-close"),
+            &[("transaction.timeout.ms", "300000")],
+        )
+        .await;
+        producer.init_transactions().await.unwrap();
+        producer.begin_transaction().unwrap();
+        let sent = producer
+            .send(ProducerRecord::new(&topic, None, "closed-open".to_string()))
+            .await
+            .unwrap();
+        sent.await.unwrap();
+        producer.close(Duration::from_secs(10)).await.unwrap();
+        let rc = read_all(ctx, &topic, 1, IsolationLevel::ReadCommitted).await;
+        let values: Vec<&str> = rc[&0].iter().map(|(_, v)| v.as_str()).collect();
+        assert_eq!(
+            values,
+            ["kept-0", "kept-1", "kept-2"],
+            "the open transaction was aborted"
+        );
     });
 }
 
