@@ -335,6 +335,21 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         })
     }
 
+    /// The group metadata a transactional producer sends with its offsets
+    /// (`send_offsets_to_transaction`): group id, generation and member id of the last
+    /// successful join (-1 and empty outside a group) and `group.instance.id`. `None` without
+    /// `group.id`.
+    pub fn consumer_group_metadata(&self) -> Option<kafka_client::ConsumerGroupMetadata> {
+        let group_id = self.cfg.group_id.clone()?;
+        let (member_id, generation_id) = self.group_metadata().unwrap_or((String::new(), -1));
+        Some(kafka_client::ConsumerGroupMetadata {
+            group_id,
+            generation_id,
+            member_id,
+            group_instance_id: self.cfg.group_instance_id.clone(),
+        })
+    }
+
     /// Returns the records fetched since the last call, at most `max.poll.records`, waiting up
     /// to `timeout` for some to arrive. Joins or rejoins the group, runs rebalance listener
     /// callbacks, resolves starting positions, and auto-commits as needed.

@@ -73,6 +73,7 @@ impl Batch {
         &mut self,
         compression: kafka_protocol::compression::Compression,
         level: Option<i32>,
+        transactional: bool,
     ) -> Result<Bytes, ProducerError> {
         if let Some((bytes, stamp)) = &self.encoded {
             if *stamp == self.stamp {
@@ -85,7 +86,10 @@ impl Batch {
         let Some(mut b) = self.builder.take() else {
             return Err(ProducerError::Fatal("batch has no records".into()));
         };
-        b = b.compression(compression).compression_level(level);
+        b = b
+            .compression(compression)
+            .compression_level(level)
+            .transactional(transactional);
         if let Some(s) = self.stamp {
             b = b.producer(s.producer_id, s.epoch, s.base_sequence);
         }

@@ -9,6 +9,13 @@
 //! Contradictions are rejected as the Java client does (3.0+): idempotence that was asked for
 //! explicitly needs `acks=all`, `retries > 0` and at most 5 requests in flight; when
 //! idempotence was *not* set explicitly, such settings silently turn it off.
+//!
+//! `transactional.id` makes the producer transactional (see
+//! [`Producer::init_transactions`](crate::Producer::init_transactions)); as in Java it needs
+//! idempotence: setting `enable.idempotence=false` with it, or a setting that turns implicit
+//! idempotence off (`acks` other than all, `retries=0`, more than 5 requests in flight), is an
+//! error naming the key. `transaction.timeout.ms` (60 s) is how long the coordinator lets a
+//! transaction stay open before it aborts it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,8 +140,11 @@ pub struct ProducerConfig {
     pub partitioner: PartitionerChoice,
     /// `partitioner.ignore.keys` (false): keyed records are spread like keyless ones.
     pub partitioner_ignore_keys: bool,
-    /// `transactional.id`: reserved; transactions are not supported yet.
+    /// `transactional.id`: makes the producer transactional (implies idempotence).
     pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms` (60 s): the longest a transaction may stay open before the
+    /// coordinator aborts it.
+    pub transaction_timeout: Duration,
     acks_explicit: bool,
     retries_explicit: bool,
     in_flight_explicit: bool,
@@ -168,6 +178,7 @@ impl ProducerConfig {
             partitioner: PartitionerChoice::Default,
             partitioner_ignore_keys: false,
             transactional_id: None,
+            transaction_timeout: Duration::from_secs(60),
             acks_explicit: false,
             retries_explicit: false,
             in_flight_explicit: false,
@@ -210,6 +221,7 @@ impl ProducerConfig {
         let partitioner = p.take("partitioner.class");
         let ignore_keys = p.take_bool("partitioner.ignore.keys").map_err(c)?;
         let txn = p.take("transactional.id").filter(|s| !s.is_empty());
+        let txn_timeout = p.take_parsed::<u64>("transaction.timeout.ms").map_err(c)?;
         let mut client = ClientConfig::take_from(&mut p).map_err(c)?;
         p.finish().map_err(c)?;
 
@@ -285,6 +297,9 @@ impl ProducerConfig {
             cfg.partitioner_ignore_keys = v;
         }
         cfg.transactional_id = txn;
+        if let Some(v) = txn_timeout {
+            cfg.transaction_timeout = Duration::from_millis(v);
+        }
         cfg.client = client;
         cfg.validate()?;
         Ok(cfg)
@@ -310,9 +325,31 @@ impl ProducerConfig {
             other => ProducerError::Client(other),
         })?;
         if self.transactional_id.is_some() {
+            if self.enable_idempotence == Some(false) {
+                return Err(ProducerError::config(
+                    "enable.idempotence",
+                    "cannot be false with a transactional.id (transactions need idempotence)",
+                ));
+            }
+            if !self.idempotence() {
+                let key = if self.acks != Acks::All {
+                    "acks"
+                } else if self.retries == 0 {
+                    "retries"
+                } else {
+                    "max.in.flight.requests.per.connection"
+                };
+                return Err(ProducerError::config(
+                    key,
+                    "contradicts the idempotence a transactional.id needs (acks=all, retries > 0, at most 5 in flight)",
+                ));
+            }
+        }
+        let ms = self.transaction_timeout.as_millis();
+        if ms == 0 || ms > i32::MAX as u128 {
             return Err(ProducerError::config(
-                "transactional.id",
-                "transactions not yet supported",
+                "transaction.timeout.ms",
+                "must be between 1 and 2147483647",
             ));
         }
         if self.enable_idempotence == Some(true) {
@@ -457,9 +494,15 @@ impl ProducerConfigBuilder {
         self
     }
 
-    /// `transactional.id` (reserved: `build` fails with "transactions not yet supported").
+    /// `transactional.id`: makes the producer transactional.
     pub fn transactional_id(mut self, id: impl Into<String>) -> Self {
         self.cfg.transactional_id = Some(id.into());
+        self
+    }
+
+    /// `transaction.timeout.ms`.
+    pub fn transaction_timeout(mut self, d: Duration) -> Self {
+        self.cfg.transaction_timeout = d;
         self
     }
 
@@ -621,7 +664,7 @@ mod tests {
             ("compression.type", "brotli"),
             ("partitioner.class", "com.example.Mine"),
             ("no.such.key", "1"),
-            ("transactional.id", "tx-1"),
+            ("transaction.timeout.ms", "0"),
             ("retries", "-1"),
             ("buffer.memory", "0"),
             ("delivery.timeout.ms", "10"),
@@ -629,8 +672,33 @@ mod tests {
             let e = props(&[(k, v)]).unwrap_err();
             assert!(e.to_string().contains(k), "{k}: {e}");
         }
-        let e = props(&[("transactional.id", "tx")]).unwrap_err();
-        assert!(e.to_string().contains("transactions not yet supported"));
+    }
+
+    #[test]
+    fn transactional_id_implies_idempotence() {
+        let c = props(&[("transactional.id", "tx")]).unwrap();
+        assert_eq!(c.transactional_id.as_deref(), Some("tx"));
+        assert!(c.idempotence());
+        assert_eq!(c.transaction_timeout, Duration::from_secs(60));
+        let c = props(&[
+            ("transactional.id", "tx"),
+            ("transaction.timeout.ms", "9000"),
+        ])
+        .unwrap();
+        assert_eq!(c.transaction_timeout, Duration::from_millis(9000));
+        let e = props(&[("transactional.id", "tx"), ("enable.idempotence", "false")]).unwrap_err();
+        assert!(e.to_string().contains("enable.idempotence"), "{e}");
+        let e = props(&[("transactional.id", "tx"), ("acks", "1")]).unwrap_err();
+        assert!(e.to_string().contains("acks"), "{e}");
+        let e = props(&[("transactional.id", "tx"), ("retries", "0")]).unwrap_err();
+        assert!(e.to_string().contains("retries"), "{e}");
+        // an empty id means "not transactional", as in Java
+        assert!(
+            props(&[("transactional.id", "")])
+                .unwrap()
+                .transactional_id
+                .is_none()
+        );
     }
 
     #[test]

@@ -40,6 +40,7 @@ use crate::ProducerError;
 use crate::accumulator::{Batch, BufferPool, PartitionQueue, Stamp, TopicState, add_sequence};
 use crate::config::{Acks, ProducerConfig};
 use crate::delivery::{BatchAck, BatchShared};
+use crate::txn::TxnManager;
 
 /// Hook run per record on acknowledgement (the interceptor chain, type-erased).
 pub(crate) type AckHook = Arc<dyn Fn(Result<&crate::RecordMetadata, &str>) + Send + Sync + 'static>;
@@ -59,6 +60,8 @@ pub(crate) struct Settings {
     pub(crate) retries: u32,
     pub(crate) backoff: Backoff,
     pub(crate) max_request_size: usize,
+    /// `transactional.id` is set: batches carry the transactional attribute.
+    pub(crate) transactional: bool,
 }
 
 impl Settings {
@@ -76,6 +79,7 @@ impl Settings {
             retries: cfg.retries,
             backoff: Backoff::new(cfg.client.retry_backoff, cfg.client.retry_backoff_max),
             max_request_size: cfg.max_request_size,
+            transactional: cfg.transactional_id.is_some(),
         }
     }
 }
@@ -99,6 +103,8 @@ pub(crate) struct Engine {
     maintenance_wake: Notify,
     pub(crate) ack_hook: Option<AckHook>,
     pub(crate) keep_record_meta: bool,
+    /// The transaction manager of a transactional producer.
+    pub(crate) txn: Option<Arc<TxnManager>>,
     self_ref: Weak<Engine>,
 }
 
@@ -132,6 +138,7 @@ impl Engine {
         client: Client,
         ack_hook: Option<AckHook>,
         producer: (i64, i16),
+        txn: Option<Arc<TxnManager>>,
     ) -> Arc<Engine> {
         let s = Settings::from(cfg);
         let permits = cfg.buffer_memory.min(Semaphore::MAX_PERMITS);
@@ -151,6 +158,7 @@ impl Engine {
             maintenance_wake: Notify::new(),
             keep_record_meta: ack_hook.is_some(),
             ack_hook,
+            txn,
             self_ref: w.clone(),
         })
     }
@@ -392,6 +400,13 @@ impl Engine {
             if st.ready.is_empty() || bumping {
                 continue;
             }
+            // Transactions: nothing is sent to a partition before it joined the transaction
+            // (AddPartitionsToTxn answered), nor once the transaction is being aborted.
+            if let Some(txn) = &self.txn
+                && !txn.may_drain(&pq.topic, pq.partition)
+            {
+                continue;
+            }
             if st.retry_blocked {
                 if st.in_flight > 0 {
                     continue;
@@ -431,6 +446,9 @@ impl Engine {
             }
             st.in_flight += 1;
             drop(st);
+            if let Some(txn) = &self.txn {
+                txn.mark_started();
+            }
             if batch.attempts == 0 {
                 metrics::histogram!("kafka_producer_queue_time_seconds")
                     .record(now.saturating_duration_since(batch.created).as_secs_f64());
@@ -457,7 +475,11 @@ impl Engine {
         let mut any_without_id = false;
         let mut keep = Vec::with_capacity(batches.len());
         for (pq, mut batch) in batches.drain(..) {
-            match batch.encode(self.s.compression, self.s.compression_level) {
+            match batch.encode(
+                self.s.compression,
+                self.s.compression_level,
+                self.s.transactional,
+            ) {
                 Ok(records) => {
                     metrics::histogram!("kafka_producer_batch_size_bytes")
                         .record(records.len() as f64);
@@ -490,8 +512,12 @@ impl Engine {
         for (pq, batch, e) in failed {
             self.fail_batch(&pq, batch, e, true);
         }
+        let txn_id = self.txn.as_ref().map(|t| t.transactional_id.clone());
+        // Transaction version 1 must not use Produce v12+, which adds partitions to the
+        // transaction implicitly (KIP-890 part 2).
+        let tv1 = self.txn.as_ref().is_some_and(|t| !t.tv2());
         let req = ProduceRequest {
-            transactional_id: None,
+            transactional_id: txn_id,
             acks: self.s.acks.as_i16(),
             timeout_ms: i32::try_from(self.s.request_timeout.as_millis()).unwrap_or(i32::MAX),
             topic_data,
@@ -508,7 +534,13 @@ impl Engine {
                     started,
                 };
             }
-            let cap = if any_without_id { Some(12) } else { None };
+            let cap = if tv1 {
+                Some(11)
+            } else if any_without_id {
+                Some(12)
+            } else {
+                None
+            };
             let result = match conn.pick_version(ApiKey::Produce, cap) {
                 Err(e) => Err(e),
                 Ok(version) => {
@@ -687,6 +719,16 @@ impl Engine {
         log_start_offset: i64,
     ) -> bool {
         let code = error.error_code();
+        if self.txn.is_some()
+            && matches!(
+                code,
+                Some(ErrorCode::UnknownProducerId) | Some(ErrorCode::OutOfOrderSequenceNumber)
+            )
+        {
+            // Java: in a transaction these fail the batch and the transaction (abortable);
+            // the epoch is bumped when it ends.
+            return false;
+        }
         if self.s.idempotent
             && let Some(stamp) = batch.stamp
         {
@@ -728,6 +770,19 @@ impl Engine {
     }
 
     fn request_bump(&self, why: &str) {
+        if let Some(txn) = &self.txn {
+            // Transactional producers bump the epoch when the transaction ends instead
+            // (EndTxn v5, or InitProducerId after the abort): fail the transaction.
+            let mut g = txn.lock();
+            if !g.bump_required {
+                tracing::info!(
+                    reason = why,
+                    "transactional producer: unresolved sequence; epoch bump after the transaction"
+                );
+            }
+            g.bump_required = true;
+            return;
+        }
         if !self.bump_needed.swap(true, Ordering::SeqCst) {
             tracing::info!(reason = why, "idempotent producer: epoch bump requested");
         }
@@ -748,6 +803,12 @@ impl Engine {
                 st.in_flight = st.in_flight.saturating_sub(1);
             }
             st.forget(&batch.shared);
+        }
+        if let Some(txn) = &self.txn
+            && let Some(state_err) = txn.on_batch_error(&err)
+        {
+            // The transaction failed: nothing queued will be sent in it.
+            self.abort_all(state_err);
         }
         if self.s.idempotent && batch.stamp.is_some() {
             // Its sequence may or may not be in the log: an unresolved sequence.
@@ -954,6 +1015,50 @@ impl Engine {
         }
     }
 
+    // ----- transactions -----
+
+    /// The producer id and epoch batches are stamped with.
+    pub(crate) fn producer_id_and_epoch(&self) -> (i64, i16) {
+        *self.producer.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sets a new producer id/epoch (InitProducerId, EndTxn v5) and restarts every
+    /// partition's sequences at 0. Only called when nothing is in flight.
+    pub(crate) fn set_producer(&self, next: (i64, i16)) {
+        *self
+            .producer
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = next;
+        for t in self.all_topics() {
+            for pq in &t.partitions {
+                let mut st = pq.lock();
+                st.next_sequence = 0;
+                st.last_acked_sequence = -1;
+                st.retry_blocked = false;
+            }
+        }
+    }
+
+    /// Fails the batches of these partitions that were not sent (open and queued).
+    pub(crate) fn fail_unsent(&self, partitions: &[(Arc<str>, i32)], err: &ProducerError) {
+        for (topic, p) in partitions {
+            let Some(t) = self.topic(topic) else {
+                continue;
+            };
+            let Some(pq) = t.partitions.get(*p as usize) else {
+                continue;
+            };
+            let batches: Vec<Batch> = {
+                let mut st = pq.lock();
+                st.close_open();
+                st.ready.drain(..).collect()
+            };
+            for b in batches {
+                self.fail_batch(pq, b, err.clone(), false);
+            }
+        }
+    }
+
     // ----- flush / close -----
 
     /// Closes every open batch and returns the batches not completed yet.
@@ -989,6 +1094,10 @@ impl Engine {
     pub(crate) fn stop(&self) {
         self.shutdown.store(true, Ordering::SeqCst);
         self.wake_all();
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.shutdown.load(Ordering::SeqCst)
     }
 
     pub(crate) fn in_flight_requests(&self) -> usize {

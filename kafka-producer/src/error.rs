@@ -79,6 +79,23 @@ pub enum ProducerError {
     /// The feature is not implemented yet.
     #[error("{0} not yet supported")]
     Unsupported(&'static str),
+    /// The record was still buffered (not sent) when its transaction was aborted; it was
+    /// dropped.
+    #[error("the transaction was aborted before the record was sent")]
+    TransactionAborted,
+    /// The current transaction hit an error and can only be aborted
+    /// ([`abort_transaction`](crate::Producer::abort_transaction)); after the abort the
+    /// producer can begin a new transaction.
+    #[error("the transaction must be aborted: {0}")]
+    TxnAbortable(Box<ProducerError>),
+    /// The transactional producer cannot go on (fenced by a newer producer with the same
+    /// `transactional.id`, not authorized, unsupported by the broker): close it.
+    #[error("fatal transactional error: {0}")]
+    TxnFatal(Box<ProducerError>),
+    /// A transactional call made in the wrong state (for example `begin_transaction` before
+    /// `init_transactions`, or on a producer without `transactional.id`).
+    #[error("invalid transactional state: {0}")]
+    InvalidTxnState(String),
 }
 
 impl ProducerError {
@@ -104,7 +121,35 @@ impl ProducerError {
         match self {
             ProducerError::Client(e) => e.error_code(),
             ProducerError::DeliveryTimeout { last: Some(e), .. } => e.error_code(),
+            ProducerError::TxnAbortable(e) | ProducerError::TxnFatal(e) => e.error_code(),
             _ => None,
         }
+    }
+
+    /// Whether the producer cannot be used any more (a fatal transactional error such as
+    /// PRODUCER_FENCED, or [`ProducerError::Fatal`]): close it.
+    ///
+    /// ```
+    /// use kafka_producer::ProducerError;
+    /// let e = ProducerError::TxnFatal(Box::new(ProducerError::Fatal("fenced".into())));
+    /// assert!(e.is_fatal() && !e.is_abortable());
+    /// ```
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, ProducerError::TxnFatal(_) | ProducerError::Fatal(_))
+    }
+
+    /// Whether the current transaction must be aborted before the producer can go on.
+    pub fn is_abortable(&self) -> bool {
+        matches!(self, ProducerError::TxnAbortable(_))
+    }
+
+    /// Whether this is a fencing error: another producer with the same `transactional.id`
+    /// took over (PRODUCER_FENCED, or INVALID_PRODUCER_EPOCH which older coordinators send).
+    pub fn is_fenced(&self) -> bool {
+        matches!(
+            self.error_code(),
+            Some(kafka_protocol::ErrorCode::ProducerFenced)
+                | Some(kafka_protocol::ErrorCode::InvalidProducerEpoch)
+        )
     }
 }

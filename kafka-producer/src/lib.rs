@@ -18,6 +18,17 @@
 //!   sticky for keyless ones (KIP-480/794), round-robin, or a custom [`partitioner::Partitioner`].
 //! - **Interceptors** ([`interceptor`]), serializers ([`serializer`]), headers with duplicate
 //!   keys, explicit partitions and timestamps.
+//! - **Transactions** (`transactional.id`): [`Producer::init_transactions`],
+//!   [`begin_transaction`](Producer::begin_transaction),
+//!   [`send_offsets_to_transaction`](Producer::send_offsets_to_transaction) for
+//!   consume-transform-produce, [`commit_transaction`](Producer::commit_transaction) and
+//!   [`abort_transaction`](Producer::abort_transaction), with Java's state machine: an error
+//!   inside a transaction is either abortable ([`ProducerError::is_abortable`]: abort, then go
+//!   on) or fatal ([`ProducerError::is_fatal`]: fenced by a newer instance with the same
+//!   `transactional.id`, not authorized, unsupported; close the producer). Both transaction
+//!   protocols are spoken, picked from the cluster's finalized `transaction.version`: version 2
+//!   (KIP-890, the Apache Kafka 4.x default) and version 1 (AddPartitionsToTxn before a
+//!   partition's first batch, AddOffsetsToTxn).
 //!
 //! [`RecordBatchBuilder`]: kafka_protocol::records::RecordBatchBuilder
 //!
@@ -41,6 +52,30 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Exactly-once consume-transform-produce (see `examples/exactly_once.rs` for the whole loop):
+//!
+//! ```no_run
+//! use kafka_producer::{ConsumerGroupMetadata, Producer, ProducerRecord, TxnOffset, config::ProducerConfig};
+//!
+//! # async fn demo(group: ConsumerGroupMetadata) -> Result<(), kafka_producer::ProducerError> {
+//! let producer: Producer<String, String> = Producer::new(ProducerConfig::from_properties([
+//!     ("bootstrap.servers", "localhost:9092"),
+//!     ("transactional.id", "invoicer-0"),
+//! ])?)
+//! .await?;
+//! producer.init_transactions().await?; // fences older instances of "invoicer-0"
+//! producer.begin_transaction()?;
+//! producer.send(ProducerRecord::new("invoices", Some("order-1".to_string()), "42 EUR".to_string())).await?;
+//! producer.send_offsets_to_transaction([TxnOffset::new("orders", 0, 101)], &group).await?;
+//! if let Err(e) = producer.commit_transaction().await {
+//!     if e.is_fatal() {
+//!         return Err(e); // fenced: another instance took over
+//!     }
+//!     producer.abort_transaction().await?; // then reprocess from the committed offsets
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! # Metrics
 //!
 //! Through the [`metrics`](https://docs.rs/metrics) facade: `kafka_producer_records_sent_total`,
@@ -60,6 +95,8 @@ pub mod partitioner;
 mod producer;
 pub mod record;
 pub mod serializer;
+mod transaction;
+mod txn;
 
 #[cfg(test)]
 mod tests;
@@ -67,5 +104,7 @@ mod tests;
 pub use config::{Acks, ProducerConfig};
 pub use delivery::DeliveryFuture;
 pub use error::ProducerError;
+pub use kafka_client::ConsumerGroupMetadata;
 pub use producer::{Producer, ProducerBuilder};
 pub use record::{Header, ProducerRecord, RecordMetadata};
+pub use transaction::TxnOffset;

@@ -18,6 +18,7 @@ use crate::partitioner::{
     DefaultPartitioner, PartitionRequest, Partitioner, RoundRobinPartitioner,
 };
 use crate::serializer::{DefaultSerializer, Serializer};
+use crate::txn::{TxnManager, TxnState};
 use crate::{ProducerError, ProducerRecord, RecordMetadata};
 
 /// A Kafka producer: batches records per partition and sends them to partition leaders, one
@@ -122,6 +123,12 @@ impl<K, V> Drop for Inner<K, V> {
     }
 }
 
+impl<K, V> Producer<K, V> {
+    pub(crate) fn engine(&self) -> &Arc<Engine> {
+        &self.inner.engine
+    }
+}
+
 impl<K, V> Producer<K, V>
 where
     K: Send + Sync + 'static,
@@ -215,14 +222,30 @@ where
     /// it with [`ProducerError::Closed`], and closes the connections. Other clones of the
     /// producer see it closed too.
     ///
+    /// A transactional producer with an open transaction aborts it first (as Java's producer
+    /// does on close), so `read_committed` consumers do not wait for `transaction.timeout.ms`.
+    ///
     /// Cancel safe in the sense that dropping the future leaves the producer closed to new
     /// records; buffered records are then sent in the background.
     pub async fn close(&self, timeout: Duration) -> Result<(), ProducerError> {
         let engine = &self.inner.engine;
+        let begun = Instant::now();
+        if let Some(txn) = &engine.txn
+            && matches!(
+                txn.state(),
+                TxnState::InTransaction | TxnState::AbortableError
+            )
+        {
+            tracing::info!(transactional_id = %txn.transactional_id, "aborting the open transaction on close");
+            if let Ok(Err(e)) = tokio::time::timeout(timeout, self.abort_transaction()).await {
+                tracing::warn!(error = %e, "aborting the transaction on close failed");
+            }
+        }
         engine
             .closing
             .store(true, std::sync::atomic::Ordering::SeqCst);
-        let flushed = tokio::time::timeout(timeout, self.flush()).await.is_ok();
+        let left = timeout.saturating_sub(begun.elapsed());
+        let flushed = tokio::time::timeout(left, self.flush()).await.is_ok();
         if !flushed {
             engine.abort_all(ProducerError::Closed);
         }
@@ -428,6 +451,9 @@ where
                 }
             }
         };
+        if let Some(txn) = &engine.txn {
+            txn.maybe_add_partition(&topic.name, partition)?;
+        }
         // Buffer space, waiting up to what remains of max.block.ms.
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
         match engine.memory.try_acquire_many(permits) {
@@ -644,7 +670,10 @@ where
             Some(d) => Client::connect_with_dialer(cfg.client.clone(), d).await?,
             None => Client::connect(cfg.client.clone()).await?,
         };
-        let producer = if cfg.idempotence() {
+        let producer = if cfg.transactional_id.is_some() {
+            // The producer id comes from init_transactions.
+            (-1, -1)
+        } else if cfg.idempotence() {
             match init_producer_id(&client, None).await {
                 Ok(p) => p,
                 Err(e) => {
@@ -664,8 +693,15 @@ where
                 chain.on_acknowledgement(r)
             }))
         };
-        let engine = Engine::new(&cfg, client, hook, producer);
+        let txn = cfg
+            .transactional_id
+            .clone()
+            .map(|id| Arc::new(TxnManager::new(id, cfg.transaction_timeout)));
+        let engine = Engine::new(&cfg, client, hook, producer, txn);
         tokio::spawn(engine.clone().maintenance_loop());
+        if engine.txn.is_some() {
+            tokio::spawn(engine.clone().txn_loop());
+        }
         let partitioning = match (self.partitioner, &cfg.partitioner) {
             (Some(p), _) => Partitioning::Custom(p),
             (None, PartitionerChoice::Custom(p)) => Partitioning::Custom(p.clone()),

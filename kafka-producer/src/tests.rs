@@ -183,3 +183,53 @@ fn public_types_are_send_sync_and_futures_send(p: Producer<String, String>) {
         ProducerConfig::builder("h:1").build().unwrap(),
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transactional_calls_check_the_state_before_any_request() {
+    let (broker, topic) = broker_with_topic(1).await;
+    // Without transactional.id every transactional call is refused.
+    let plain: Producer<Bytes, Bytes> =
+        Producer::new(ProducerConfig::builder(broker.bootstrap()).build().unwrap())
+            .await
+            .unwrap();
+    assert_eq!(plain.transaction_version(), None);
+    for e in [
+        plain.begin_transaction().unwrap_err(),
+        plain.init_transactions().await.unwrap_err(),
+        plain.commit_transaction().await.unwrap_err(),
+        plain.abort_transaction().await.unwrap_err(),
+    ] {
+        assert!(matches!(e, ProducerError::InvalidTxnState(_)), "{e}");
+    }
+    plain.close(Duration::from_secs(5)).await.unwrap();
+
+    // With one, nothing may happen before init_transactions.
+    let cfg = ProducerConfig::builder(broker.bootstrap())
+        .transactional_id("tx-state")
+        .build()
+        .unwrap();
+    let p: Producer<Bytes, Bytes> = Producer::new(cfg).await.unwrap();
+    assert_eq!(p.transaction_version(), None);
+    assert!(matches!(
+        p.begin_transaction(),
+        Err(ProducerError::InvalidTxnState(_))
+    ));
+    let e = p.send(rec(&topic, 10)).await.unwrap_err();
+    assert!(matches!(e, ProducerError::InvalidTxnState(_)), "{e}");
+    assert!(matches!(
+        p.commit_transaction().await,
+        Err(ProducerError::InvalidTxnState(_))
+    ));
+    assert!(matches!(
+        p.abort_transaction().await,
+        Err(ProducerError::InvalidTxnState(_))
+    ));
+    let group = kafka_client::ConsumerGroupMetadata::new("g");
+    assert!(matches!(
+        p.send_offsets_to_transaction([crate::TxnOffset::new(&topic, 0, 1)], &group)
+            .await,
+        Err(ProducerError::InvalidTxnState(_))
+    ));
+    p.close(Duration::from_secs(5)).await.unwrap();
+    broker.shutdown().await.unwrap();
+}
