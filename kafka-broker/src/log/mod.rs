@@ -72,6 +72,7 @@ mod recovery;
 mod retention;
 mod segment;
 mod time_index;
+mod txn_index;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -82,6 +83,7 @@ use producer_state::{ProducerStateManager, SequenceCheck};
 use segment::{AppendedBatch, BatchHeader, Segment};
 
 pub use cleaner::{CleanerStats, MIN_CLEANABLE_DIRTY_RATIO};
+pub use txn_index::AbortedTxn;
 
 /// What happens to old data (`cleanup.policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -374,6 +376,8 @@ struct IncomingBatch {
     header: BatchHeader,
     /// Largest record timestamp.
     max_timestamp: i64,
+    /// For a transaction marker: whether it aborts.
+    aborts: bool,
 }
 
 fn put_at(buf: &mut [u8], at: usize, data: &[u8]) {
@@ -447,7 +451,9 @@ impl PartitionLog {
 
         // Producer state checks, staged so that several batches of one producer chain.
         let mut staged: Vec<(i64, producer_state::ProducerEntry)> = Vec::new();
-        for h in &headers {
+        // Transactions aborted by markers of this append: (producer, first offset, marker).
+        let mut aborted: Vec<(i64, i64, i64)> = Vec::new();
+        for (b, h) in incoming.iter().zip(&headers) {
             if h.producer_id < 0 {
                 continue;
             }
@@ -493,6 +499,11 @@ impl PartitionLog {
                         });
                     }
                 }
+            }
+            if b.aborts
+                && let Some(first) = current.and_then(|e| e.txn_first_offset)
+            {
+                aborted.push((h.producer_id, first, h.base_offset));
             }
             let updated = ProducerStateManager::apply(current, h);
             staged.push((h.producer_id, updated));
@@ -553,6 +564,18 @@ impl PartitionLog {
             self.producers.put(id, e);
         }
         self.producers.set_map_end_offset(next);
+        if !aborted.is_empty() {
+            let lso = self.last_stable_offset();
+            let active = self.active_mut()?;
+            for (producer_id, first_offset, last_offset) in aborted {
+                active.append_aborted(AbortedTxn {
+                    producer_id,
+                    first_offset,
+                    last_offset,
+                    last_stable_offset: lso,
+                })?;
+            }
+        }
         if self.epochs.assign(leader_epoch, base_offset) {
             self.epochs.persist()?;
         }
@@ -609,6 +632,15 @@ impl PartitionLog {
                     "clients may not write control batches".into(),
                 ));
             }
+            let aborts = if b.is_control() {
+                match b.control_record() {
+                    Ok(Some(c)) => c.kind == kafka_protocol::records::ControlRecordKind::Abort,
+                    Ok(None) => false,
+                    Err(e) => return Err(LogError::InvalidRecord(e.to_string())),
+                }
+            } else {
+                false
+            };
             if b.is_transactional() && b.producer_id() < 0 {
                 return Err(LogError::InvalidRecord(
                     "transactional batch without producer id".into(),
@@ -656,6 +688,7 @@ impl PartitionLog {
                 pos,
                 header,
                 max_timestamp,
+                aborts,
             });
             pos += size;
         }
@@ -753,6 +786,55 @@ impl PartitionLog {
             }
         }
         Ok(outcome(Bytes::new()))
+    }
+
+    /// A `read_committed` read: as [`read`](Self::read), but only batches that end below the
+    /// last stable offset, with the aborted transactions that overlap the returned range
+    /// (marker at or after `offset`, first offset below the end of the data), oldest first.
+    pub fn read_committed(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<(ReadOutcome, Vec<AbortedTxn>), LogError> {
+        let mut out = self.read(offset, max_bytes, min_one_batch)?;
+        let lso = out.last_stable_offset;
+        let mut end = 0usize;
+        let mut upper = offset;
+        while let Some(h) = out.records.get(end..).and_then(BatchHeader::parse) {
+            let Ok(size) = usize::try_from(h.size()) else {
+                break;
+            };
+            if h.last_offset() >= lso || end + size > out.records.len() {
+                break;
+            }
+            end += size;
+            upper = h.last_offset() + 1;
+        }
+        out.records.truncate(end);
+        let mut aborted = Vec::new();
+        if end > 0 {
+            let start_key = self
+                .segments
+                .range(..=offset)
+                .next_back()
+                .map_or(offset, |(k, _)| *k);
+            for seg in self.segments.range(start_key..).map(|(_, s)| s) {
+                if seg.base_offset >= upper {
+                    break;
+                }
+                seg.collect_aborted(offset, upper, &mut aborted);
+            }
+        }
+        Ok((out, aborted))
+    }
+
+    /// Every aborted transaction still indexed, oldest marker first.
+    pub fn aborted_transactions(&self) -> Vec<AbortedTxn> {
+        self.segments
+            .values()
+            .flat_map(|s| s.aborted().iter().copied())
+            .collect()
     }
 
     fn out_of_range(&self, offset: i64) -> LogError {
