@@ -70,6 +70,7 @@ mod metadata;
 mod producer_ids;
 mod server;
 mod state;
+mod txn;
 mod util;
 
 use std::collections::BTreeMap;
@@ -85,6 +86,7 @@ use tokio::task::JoinHandle;
 pub use config::BrokerConfig;
 pub use error::{BrokerError, Result};
 pub use group::GroupConfig;
+pub use txn::TxnConfig;
 
 use crate::fetch_session::FetchSessionCache;
 use crate::log::LogConfig;
@@ -319,22 +321,28 @@ impl BrokerBuilder {
             producer_ids: Mutex::new(producer_ids),
             fetch_sessions: Mutex::new(FetchSessionCache::new(1000)),
             groups: group::GroupCoordinator::new(config.groups.clone()),
+            txns: txn::TxnCoordinator::new(config.transactions.clone()),
             shutdown: rx,
             config,
         });
         {
             let s = shared.clone();
-            blocking(move || s.groups.load(&s.metadata)).await;
+            blocking(move || {
+                s.groups.load(&s.metadata);
+                s.txns.load(&s);
+            })
+            .await;
         }
         let serve = tokio::spawn(server::serve(listener, shared.clone()));
         let maintain = tokio::spawn(maintenance(shared.clone()));
         let timers = tokio::spawn(group::run_timers(shared.clone()));
+        let txn_expiry = tokio::spawn(txn::run_expiry(shared.clone()));
         tracing::info!(%addr, cluster_id = %shared.cluster_id, node_id, dir = %data_dir.display(), "broker started");
         Ok(BrokerHandle {
             addr,
             advertised: format!("{adv_host}:{adv_port}"),
             shutdown: tx,
-            tasks: Some((serve, maintain, timers)),
+            tasks: Some((serve, maintain, timers, txn_expiry)),
             shared,
             temp,
         })
@@ -381,7 +389,12 @@ pub struct BrokerHandle {
     addr: SocketAddr,
     advertised: String,
     shutdown: watch::Sender<bool>,
-    tasks: Option<(JoinHandle<()>, JoinHandle<()>, JoinHandle<()>)>,
+    tasks: Option<(
+        JoinHandle<()>,
+        JoinHandle<()>,
+        JoinHandle<()>,
+        JoinHandle<()>,
+    )>,
     shared: Arc<Shared>,
     temp: Option<tempfile::TempDir>,
 }
@@ -420,10 +433,11 @@ impl BrokerHandle {
     /// wake long-polling fetches, flush and close every log, remove a temporary data dir.
     pub async fn shutdown(mut self) -> Result<()> {
         let _ = self.shutdown.send(true);
-        if let Some((serve, maintain, timers)) = self.tasks.take() {
+        if let Some((serve, maintain, timers, txn_expiry)) = self.tasks.take() {
             let _ = serve.await;
             let _ = maintain.await;
             let _ = timers.await;
+            let _ = txn_expiry.await;
         }
         let s = self.shared.clone();
         blocking(move || s.metadata.close_all()).await;

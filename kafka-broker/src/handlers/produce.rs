@@ -4,6 +4,10 @@
 //!   the client notices), 1 and -1 (on one node the same once appended; `min.insync.replicas`
 //!   above 1 makes acks=-1 fail with NOT_ENOUGH_REPLICAS). Other acks: INVALID_REQUIRED_ACKS.
 //! * v5+: log start offset; v8+: error messages; v13: topics by id (UNKNOWN_TOPIC_ID).
+//! * Transactional batches are verified with the transaction coordinator (Kafka's
+//!   `transaction.partition.verification.enable`, on by default): the partition must be in
+//!   the producer's open transaction, else INVALID_TXN_STATE (INVALID_PRODUCER_EPOCH for an
+//!   epoch older than the coordinator's).
 //! * Produce never auto-creates topics (Metadata does). Internal topics (`__consumer_offsets`)
 //!   are INVALID_TOPIC_EXCEPTION, as in Kafka.
 //!
@@ -93,6 +97,7 @@ pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -
         });
     }
 
+    let s2 = s.clone();
     let done = blocking(move || {
         let now = now_ms();
         let mut out = Vec::with_capacity(work.len());
@@ -100,21 +105,27 @@ pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -
             let d = match (&w.target, w.records.clone()) {
                 (Err(code), _) => Done::err(*code, None),
                 (Ok(_), None) => Done::err(ErrorCode::InvalidRecord, Some("null records".into())),
-                (Ok(p), Some(records)) => match p.with_log(|l| l.append(records, 0, now)) {
-                    None => Done::err(ErrorCode::UnknownTopicOrPartition, None),
-                    Some(Err(e)) => Done::err(e.error_code(), Some(e.to_string())),
-                    Some(Ok(o)) => {
-                        if !o.duplicate {
-                            p.wake();
+                (Ok(p), Some(records)) => match verify_txn(&s2, p, &records) {
+                    Err(code) => Done::err(
+                        code,
+                        Some("the partition is not part of the producer's open transaction".into()),
+                    ),
+                    Ok(()) => match p.with_log(|l| l.append(records, 0, now)) {
+                        None => Done::err(ErrorCode::UnknownTopicOrPartition, None),
+                        Some(Err(e)) => Done::err(e.error_code(), Some(e.to_string())),
+                        Some(Ok(o)) => {
+                            if !o.duplicate {
+                                p.wake();
+                            }
+                            Done {
+                                error: ErrorCode::None,
+                                message: None,
+                                base_offset: o.base_offset,
+                                log_append_time: o.log_append_time,
+                                log_start_offset: o.log_start_offset,
+                            }
                         }
-                        Done {
-                            error: ErrorCode::None,
-                            message: None,
-                            base_offset: o.base_offset,
-                            log_append_time: o.log_append_time,
-                            log_start_offset: o.log_start_offset,
-                        }
-                    }
+                    },
                 },
             };
             out.push((w.topic, w.index, d));
@@ -154,6 +165,22 @@ pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -
         ..Default::default()
     }
     .into()
+}
+
+/// Kafka's produce-time verification of transactional batches: the producer must have an
+/// open transaction that includes the partition (INVALID_TXN_STATE otherwise; an older epoch
+/// than the coordinator's is INVALID_PRODUCER_EPOCH).
+fn verify_txn(s: &Shared, p: &Partition, records: &Bytes) -> Result<(), ErrorCode> {
+    let Some(Ok(kafka_protocol::records::Batch::V2(b))) =
+        kafka_protocol::records::RecordBatches::new(records.clone()).next()
+    else {
+        return Ok(());
+    };
+    if !b.is_transactional() || b.is_control() {
+        return Ok(());
+    }
+    s.txns
+        .verify_produce(b.producer_id(), b.producer_epoch(), &p.topic, p.index)
 }
 
 impl Done {

@@ -216,7 +216,9 @@ impl PartitionLog {
                 })?;
                 let mut pending = markers.into_iter().peekable();
                 scan_headers(seg, replay_from, &mut |h| {
-                    if pending.peek().is_some_and(|(_, m)| m.base_offset == h.base_offset)
+                    if pending
+                        .peek()
+                        .is_some_and(|(_, m)| m.base_offset == h.base_offset)
                         && let Some((pos, m)) = pending.next()
                         && is_abort_marker(seg, pos, &m)
                         && let Some(first) = producers

@@ -1040,7 +1040,10 @@ fn last_stable_offset_and_aborted_index_survive_restarts_and_crashes() {
     log.append(txn_batch(1, 0, 0, 2), 0, NOW).unwrap();
     assert_eq!(log.last_stable_offset(), 0);
     log.append(txn_batch(2, 0, 0, 2), 0, NOW).unwrap();
-    assert!(log.append(marker(1, 0, false), 0, NOW).is_err(), "clients cannot write markers");
+    assert!(
+        log.append(marker(1, 0, false), 0, NOW).is_err(),
+        "clients cannot write markers"
+    );
     log.append_with_origin(marker(1, 0, false), 0, NOW, AppendOrigin::Coordinator)
         .unwrap();
     assert_eq!(log.last_stable_offset(), 2, "pid 2 still open");

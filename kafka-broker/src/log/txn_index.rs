@@ -128,7 +128,9 @@ impl TxnIndex {
         if self.contains_marker(e.last_offset) {
             return Ok(());
         }
-        let at = self.entries.partition_point(|x| x.last_offset < e.last_offset);
+        let at = self
+            .entries
+            .partition_point(|x| x.last_offset < e.last_offset);
         self.entries.insert(at, e);
         self.rewrite()
     }
