@@ -342,7 +342,7 @@ impl BrokerBuilder {
             addr,
             advertised: format!("{adv_host}:{adv_port}"),
             shutdown: tx,
-            tasks: Some((serve, maintain, timers, txn_expiry)),
+            tasks: Some([serve, maintain, timers, txn_expiry]),
             shared,
             temp,
         })
@@ -389,12 +389,7 @@ pub struct BrokerHandle {
     addr: SocketAddr,
     advertised: String,
     shutdown: watch::Sender<bool>,
-    tasks: Option<(
-        JoinHandle<()>,
-        JoinHandle<()>,
-        JoinHandle<()>,
-        JoinHandle<()>,
-    )>,
+    tasks: Option<[JoinHandle<()>; 4]>,
     shared: Arc<Shared>,
     temp: Option<tempfile::TempDir>,
 }
@@ -433,11 +428,9 @@ impl BrokerHandle {
     /// wake long-polling fetches, flush and close every log, remove a temporary data dir.
     pub async fn shutdown(mut self) -> Result<()> {
         let _ = self.shutdown.send(true);
-        if let Some((serve, maintain, timers, txn_expiry)) = self.tasks.take() {
-            let _ = serve.await;
-            let _ = maintain.await;
-            let _ = timers.await;
-            let _ = txn_expiry.await;
+        // serve, maintenance, group timers, transaction timeouts
+        for task in self.tasks.take().into_iter().flatten() {
+            let _ = task.await;
         }
         let s = self.shared.clone();
         blocking(move || s.metadata.close_all()).await;

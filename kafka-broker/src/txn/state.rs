@@ -194,7 +194,7 @@ impl TxnMetadata {
             transaction_last_update_timestamp_ms: self.update_ts,
             transaction_start_timestamp_ms: self.start_ts,
             client_transaction_version: 0,
-            ..Default::default()
+            unknown_tagged_fields: Vec::new(),
         }
     }
 
@@ -242,7 +242,6 @@ pub(crate) fn encode_record(
         KEY_VERSION,
         &TransactionLogKey {
             transactional_id: transactional_id.to_string(),
-            ..Default::default()
         },
     )?;
     let value = versioned(VALUE_VERSION, &meta.to_value())?;
@@ -406,7 +405,6 @@ mod tests {
             0,
             &TransactionLogKey {
                 transactional_id: "x".into(),
-                ..Default::default()
             },
         )
         .unwrap();
