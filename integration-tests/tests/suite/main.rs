@@ -24,6 +24,7 @@ mod producer;
 mod protocol;
 mod records;
 mod security;
+mod transactions;
 
 /// What a case needs: the cluster and its first bootstrap address.
 pub(crate) struct Ctx {
@@ -54,6 +55,7 @@ fn cases() -> Vec<Case> {
     v.extend_from_slice(consumer::CASES);
     v.extend_from_slice(producer::CASES);
     v.extend_from_slice(groups::CASES);
+    v.extend_from_slice(transactions::CASES);
     v
 }
 

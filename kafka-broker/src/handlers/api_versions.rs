@@ -55,6 +55,7 @@ pub(crate) const SUPPORTED: &[ApiKey] = &[
     ApiKey::TxnOffsetCommit,
     ApiKey::DescribeTransactions,
     ApiKey::ListTransactions,
+    ApiKey::DescribeProducers,
 ];
 
 /// The versions advertised for `api`, if it is served.

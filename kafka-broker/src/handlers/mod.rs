@@ -23,6 +23,7 @@ pub(crate) mod describe_cluster;
 pub(crate) mod describe_configs;
 pub(crate) mod describe_groups;
 pub(crate) mod describe_log_dirs;
+pub(crate) mod describe_producers;
 pub(crate) mod describe_transactions;
 pub(crate) mod end_txn;
 pub(crate) mod fetch;
@@ -112,6 +113,7 @@ pub(crate) async fn dispatch(
         RequestKind::EndTxn(r) => end_txn::handle(s, v, r).await.into(),
         RequestKind::TxnOffsetCommit(r) => txn_offset_commit::handle(s, v, r).await.into(),
         RequestKind::WriteTxnMarkers(r) => write_txn_markers::handle(s, v, r).await.into(),
+        RequestKind::DescribeProducers(r) => describe_producers::handle(s, v, r).await.into(),
         RequestKind::DescribeTransactions(r) => describe_transactions::handle(s, v, r).into(),
         RequestKind::ListTransactions(r) => list_transactions::handle(s, v, r).into(),
         other => Outcome::Close(format!("{:?} is not supported", other.api_key())),

@@ -314,6 +314,23 @@ pub struct ReadOutcome {
     pub log_start_offset: i64,
 }
 
+/// The state of one producer of a partition, as DescribeProducers reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerInfo {
+    /// The producer id.
+    pub producer_id: i64,
+    /// Its current epoch.
+    pub producer_epoch: i16,
+    /// The last sequence number written (-1 if none is remembered).
+    pub last_sequence: i32,
+    /// The largest timestamp of its last batch.
+    pub last_timestamp: i64,
+    /// The coordinator epoch of its last transaction marker (-1 if none).
+    pub coordinator_epoch: i32,
+    /// The first offset of its open transaction (-1 if none).
+    pub current_txn_start_offset: i64,
+}
+
 /// Kafka's default `log.message.timestamp.before.max.ms` (no limit).
 pub const DEFAULT_TIMESTAMP_BEFORE_MAX_MS: i64 = i64::MAX;
 /// Kafka's default `log.message.timestamp.after.max.ms` (1 hour, since Kafka 4.0).
@@ -1043,6 +1060,24 @@ impl PartitionLog {
         self.producers
             .get(producer_id)
             .map(|e| (e.epoch, e.batches.back().map(|b| b.last_seq)))
+    }
+
+    /// Every producer with state in this partition, by producer id (DescribeProducers).
+    pub fn active_producers(&self) -> Vec<ProducerInfo> {
+        let mut out: Vec<ProducerInfo> = self
+            .producers
+            .iter()
+            .map(|(id, e)| ProducerInfo {
+                producer_id: id,
+                producer_epoch: e.epoch,
+                last_sequence: e.batches.back().map_or(-1, |b| b.last_seq),
+                last_timestamp: e.last_timestamp,
+                coordinator_epoch: e.coordinator_epoch,
+                current_txn_start_offset: e.txn_first_offset.unwrap_or(-1),
+            })
+            .collect();
+        out.sort_by_key(|p| p.producer_id);
+        out
     }
 
     /// Deletes the partition directory and everything in it.
