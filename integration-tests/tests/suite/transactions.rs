@@ -214,15 +214,25 @@ impl Producer {
         .0
     }
 
-    /// Produces `values` as one transactional batch to `partition`.
+    /// Produces `values` as one transactional batch to `partition`, retrying the retriable
+    /// errors Apache Kafka answers while its partition verification warms up.
     fn produce(&mut self, topic: &str, partition: i32, values: &[&str]) -> ErrorCode {
         let seq = self.seq[partition as usize];
-        let e = produce_batch(
-            &mut self.c,
-            topic,
-            partition,
-            transactional_batch(self.pid, self.epoch, seq, values),
-        );
+        let mut attempts = 0;
+        let e = loop {
+            let e = produce_batch(
+                &mut self.c,
+                Some(&self.id),
+                topic,
+                partition,
+                transactional_batch(self.pid, self.epoch, seq, values),
+            );
+            attempts += 1;
+            if !e.is_retriable() || attempts >= 50 {
+                break e;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
         if e == ErrorCode::None {
             self.seq[partition as usize] += values.len() as i32;
         }
@@ -264,12 +274,18 @@ fn transactional_batch(pid: i64, epoch: i16, seq: i32, values: &[&str]) -> Bytes
     b.build().unwrap()
 }
 
-fn produce_batch(c: &mut Connection, topic: &str, partition: i32, records: Bytes) -> ErrorCode {
+fn produce_batch(
+    c: &mut Connection,
+    transactional_id: Option<&str>,
+    topic: &str,
+    partition: i32,
+    records: Bytes,
+) -> ErrorCode {
     let v = version(c, ApiKey::Produce, 11);
     let r = c
         .send_typed(
             ProduceRequest {
-                transactional_id: None,
+                transactional_id: transactional_id.map(str::to_string),
                 acks: -1,
                 timeout_ms: 30_000,
                 topic_data: vec![TopicProduceData {
@@ -291,7 +307,13 @@ fn produce_batch(c: &mut Connection, topic: &str, partition: i32, records: Bytes
 
 /// A non-transactional batch (no producer id).
 fn plain(c: &mut Connection, topic: &str, partition: i32, values: &[&str]) -> ErrorCode {
-    produce_batch(c, topic, partition, transactional_batch(-1, -1, -1, values))
+    produce_batch(
+        c,
+        None,
+        topic,
+        partition,
+        transactional_batch(-1, -1, -1, values),
+    )
 }
 
 fn fetch(c: &mut Connection, topic: &str, partition: i32, read_committed: bool) -> PartitionData {
@@ -412,14 +434,17 @@ fn commit_abort_and_read_committed(ctx: &Ctx) {
     let (mut c, topic) = setup(&ctx.bootstrap, "it-txn", 2);
     let mut p = Producer::new(&ctx.bootstrap, &unique_topic("txn-a"), 60_000);
 
-    // A transactional batch for a partition not in the transaction is refused.
-    let e = p.produce(&topic, 0, &["stray"]);
-    assert!(
-        matches!(
-            e,
-            ErrorCode::InvalidTxnState | ErrorCode::InvalidProducerEpoch
-        ),
-        "produce outside a transaction: {e}"
+    // A transactional batch without the request's transactional id is refused as
+    // unauthorized; one for a partition not in the transaction is refused as well.
+    let stray = transactional_batch(p.pid, p.epoch, 0, &["stray"]);
+    assert_eq!(
+        produce_batch(&mut c, None, &topic, 0, stray),
+        ErrorCode::TransactionalIdAuthorizationFailed
+    );
+    assert_eq!(
+        p.produce(&topic, 0, &["stray"]),
+        ErrorCode::TransactionAbortable,
+        "produce outside the transaction (KIP-1050's answer to a failed verification)"
     );
 
     // Transaction 1 (committed) over both partitions.

@@ -4,10 +4,11 @@
 //!   the client notices), 1 and -1 (on one node the same once appended; `min.insync.replicas`
 //!   above 1 makes acks=-1 fail with NOT_ENOUGH_REPLICAS). Other acks: INVALID_REQUIRED_ACKS.
 //! * v5+: log start offset; v8+: error messages; v13: topics by id (UNKNOWN_TOPIC_ID).
-//! * Transactional batches are verified with the transaction coordinator (Kafka's
-//!   `transaction.partition.verification.enable`, on by default): the partition must be in
-//!   the producer's open transaction, else INVALID_TXN_STATE (INVALID_PRODUCER_EPOCH for an
-//!   epoch older than the coordinator's).
+//! * Transactional batches need the request's `transactional_id` (else the whole request is
+//!   TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and are verified with the transaction coordinator
+//!   (Kafka's `transaction.partition.verification.enable`, on by default): the partition must
+//!   be in that id's open transaction, else TRANSACTION_ABORTABLE, as Apache Kafka 4.3
+//!   answers (see `verify_txn` for the other codes).
 //! * Produce never auto-creates topics (Metadata does). Internal topics (`__consumer_offsets`)
 //!   are INVALID_TOPIC_EXCEPTION, as in Kafka.
 //!
@@ -43,6 +44,17 @@ struct Done {
 
 pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -> Outcome {
     let acks = req.acks;
+    // Kafka: transactional records need the request's transactional id (which it authorizes);
+    // without it the whole request is TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+    let txn_id = req.transactional_id.clone();
+    let has_txn_records = req.topic_data.iter().any(|t| {
+        t.partition_data.iter().any(|p| {
+            p.records
+                .as_ref()
+                .is_some_and(|r| first_txn_batch(r).is_some())
+        })
+    });
+    let txn_refused = has_txn_records && txn_id.is_none();
     let catalog = s.metadata.snapshot();
     let mut topics: Vec<TopicProduceResponse> = Vec::new();
     let mut work: Vec<Work> = Vec::new();
@@ -62,7 +74,9 @@ pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -
         };
         let min_isr_fail = topic.is_some_and(|t| acks == -1 && s.metadata.min_insync(t) > 1);
         for pd in td.partition_data {
-            let target = if !matches!(acks, -1..=1) {
+            let target = if txn_refused {
+                Err(ErrorCode::TransactionalIdAuthorizationFailed)
+            } else if !matches!(acks, -1..=1) {
                 Err(ErrorCode::InvalidRequiredAcks)
             } else {
                 match topic {
@@ -105,7 +119,7 @@ pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -
             let d = match (&w.target, w.records.clone()) {
                 (Err(code), _) => Done::err(*code, None),
                 (Ok(_), None) => Done::err(ErrorCode::InvalidRecord, Some("null records".into())),
-                (Ok(p), Some(records)) => match verify_txn(&s2, p, &records) {
+                (Ok(p), Some(records)) => match verify_txn(&s2, txn_id.as_deref(), p, &records) {
                     Err(code) => Done::err(
                         code,
                         Some("the partition is not part of the producer's open transaction".into()),
@@ -167,20 +181,35 @@ pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -
     .into()
 }
 
-/// Kafka's produce-time verification of transactional batches: the producer must have an
-/// open transaction that includes the partition (INVALID_TXN_STATE otherwise; an older epoch
-/// than the coordinator's is INVALID_PRODUCER_EPOCH).
-fn verify_txn(s: &Shared, p: &Partition, records: &Bytes) -> Result<(), ErrorCode> {
-    let Some(Ok(kafka_protocol::records::Batch::V2(b))) =
-        kafka_protocol::records::RecordBatches::new(records.clone()).next()
-    else {
+/// The producer id and epoch of the first batch when it is a transactional data batch.
+fn first_txn_batch(records: &Bytes) -> Option<(i64, i16)> {
+    match kafka_protocol::records::RecordBatches::new(records.clone()).next() {
+        Some(Ok(kafka_protocol::records::Batch::V2(b)))
+            if b.is_transactional() && !b.is_control() =>
+        {
+            Some((b.producer_id(), b.producer_epoch()))
+        }
+        _ => None,
+    }
+}
+
+/// Kafka's produce-time verification of transactional batches
+/// (`transaction.partition.verification.enable`): the partition must be in the open
+/// transaction of the request's transactional id. Errors as Apache Kafka 4.3 answers them
+/// to transaction-version-1 producers: a partition outside the transaction is
+/// TRANSACTION_ABORTABLE (KIP-1050), a stale epoch INVALID_PRODUCER_EPOCH, an unknown
+/// producer INVALID_PRODUCER_ID_MAPPING, a transaction being completed NOT_ENOUGH_REPLICAS
+/// (retriable).
+fn verify_txn(
+    s: &Shared,
+    txn_id: Option<&str>,
+    p: &Partition,
+    records: &Bytes,
+) -> Result<(), ErrorCode> {
+    let (Some(id), Some((pid, epoch))) = (txn_id, first_txn_batch(records)) else {
         return Ok(());
     };
-    if !b.is_transactional() || b.is_control() {
-        return Ok(());
-    }
-    s.txns
-        .verify_produce(b.producer_id(), b.producer_epoch(), &p.topic, p.index)
+    s.txns.verify_produce(id, pid, epoch, &p.topic, p.index)
 }
 
 impl Done {

@@ -382,25 +382,28 @@ impl TxnCoordinator {
             .collect())
     }
 
-    /// Produce-time check of a transactional batch (Kafka's partition verification): its
-    /// producer must have an open transaction that includes the partition.
+    /// Produce-time check of a transactional batch of `id` (Kafka's partition verification,
+    /// with the produce-side codes Apache Kafka answers).
     pub(crate) fn verify_produce(
         &self,
+        id: &str,
         producer_id: i64,
         epoch: i16,
         topic: &str,
         partition: i32,
     ) -> Result<(), ErrorCode> {
         let txns = self.lock();
-        let Some(m) = txns.values().find(|m| m.producer_id == producer_id) else {
-            return Err(ErrorCode::InvalidTxnState);
+        let m = match Self::check_producer(&txns, id, producer_id, epoch) {
+            Ok(m) => m,
+            Err(ErrorCode::ProducerFenced) => return Err(ErrorCode::InvalidProducerEpoch),
+            Err(e) => return Err(e),
         };
-        if epoch < m.epoch {
-            return Err(ErrorCode::InvalidProducerEpoch);
+        if m.state.is_preparing() || m.state == TxnState::PrepareEpochFence {
+            return Err(ErrorCode::NotEnoughReplicas);
         }
         let key = (topic.to_string(), partition);
         if m.state != TxnState::Ongoing || !m.partitions.contains(&key) {
-            return Err(ErrorCode::InvalidTxnState);
+            return Err(ErrorCode::TransactionAbortable);
         }
         Ok(())
     }

@@ -51,7 +51,13 @@ fn produce(
     let snap = s.metadata.snapshot();
     let part = snap.by_name[T].partition(partition).unwrap().clone();
     if txn {
-        s.txns.verify_produce(pid, epoch, T, partition)?;
+        let id = s
+            .txns
+            .list(&[], &[pid], -1, now_ms())
+            .first()
+            .map(|t| t.transactional_id.clone())
+            .unwrap_or_default();
+        s.txns.verify_produce(&id, pid, epoch, T, partition)?;
     }
     part.with_log(|l| l.append(records, 0, now_ms()))
         .unwrap()
@@ -103,7 +109,7 @@ fn commit_and_abort_write_markers_and_move_the_lso() {
     // Not added yet: produce refused.
     assert_eq!(
         produce(&s, 0, pid, epoch, 0, true),
-        Err(ErrorCode::InvalidTxnState)
+        Err(ErrorCode::TransactionAbortable)
     );
     s.txns
         .add_partitions(&s, "tx", pid, epoch, &parts(&[0, 1]))
