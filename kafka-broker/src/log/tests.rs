@@ -1115,3 +1115,42 @@ fn last_stable_offset_and_aborted_index_survive_restarts_and_crashes() {
     assert!(log.aborted_transactions().is_empty());
     assert!(log_files(dir.path(), ".txnindex").is_empty());
 }
+
+#[test]
+fn compaction_drops_aborted_transactional_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::Compact,
+        ..LogConfig::default()
+    };
+    let mut log = open(dir.path(), config);
+    let keyed =
+        |value: &[u8]| batch_with(Compression::None, NOW, &[(Some(b"k"), Some(value))], None);
+    log.append(keyed(b"committed"), 0, NOW).unwrap(); // 0
+    let mut b = RecordBatchBuilder::new(0)
+        .producer(9, 0, 0)
+        .transactional(true);
+    b.append(NOW, Some(b"k"), Some(b"aborted"), &[]).unwrap();
+    log.append(b.build().unwrap(), 0, NOW).unwrap(); // 1
+    log.append_with_origin(marker(9, 0, false), 0, NOW, AppendOrigin::Coordinator)
+        .unwrap(); // 2
+    let other = batch_with(
+        Compression::None,
+        NOW,
+        &[(Some(b"x"), Some(b"other"))],
+        None,
+    );
+    log.append(other, 0, NOW).unwrap(); // 3, another key
+    log.roll(NOW).unwrap();
+    let stats = log.compact(NOW).unwrap();
+    assert!(stats.segments_cleaned >= 1);
+    let mut values: Vec<Vec<u8>> = Vec::new();
+    for b in RecordBatches::new(log.read(0, 1 << 20, true).unwrap().records) {
+        let b = b.unwrap();
+        if !b.is_control() {
+            values.extend(b.records().map(|r| r.unwrap().value.unwrap().to_vec()));
+        }
+    }
+    // The aborted record neither survives nor displaces the committed one of its key.
+    assert_eq!(values, vec![b"committed".to_vec(), b"other".to_vec()]);
+}
