@@ -31,17 +31,24 @@
 //! | ListOffsets | 1-11 | earliest/latest/max-timestamp/by-timestamp |
 //! | CreateTopics, DeleteTopics, CreatePartitions | 2-7, 1-6, 0-3 | |
 //! | DescribeConfigs, AlterConfigs, IncrementalAlterConfigs | 1-4, 0-2, 0-1 | TOPIC and BROKER |
-//! | DeleteRecords, OffsetForLeaderEpoch, InitProducerId | 0-2, 2-4, 0-5 | no transactions |
+//! | DeleteRecords, OffsetForLeaderEpoch, InitProducerId | 0-2, 2-4, 0-5 | transactional ids (fencing, KIP-360) |
 //! | DescribeLogDirs, DescribeCluster | 1-5, 0-2 | |
 //! | FindCoordinator | 0-6 | group and transaction keys (this node), v4+ batches |
 //! | JoinGroup, SyncGroup, Heartbeat, LeaveGroup | 0-9, 0-5, 0-4, 0-5 | classic groups, static members |
 //! | OffsetCommit, OffsetFetch, OffsetDelete | 2-10, 1-10, 0 | offsets in `__consumer_offsets` |
 //! | ListGroups, DescribeGroups, DeleteGroups | 0-5, 0-6, 0-2 | |
 //! | ConsumerGroupHeartbeat, ConsumerGroupDescribe | 0-1, 0-1 | KIP-848, `uniform`/`range` assignors |
+//! | AddPartitionsToTxn, AddOffsetsToTxn, EndTxn | 0-5, 0-4, 0-4 | v4+ AddPartitionsToTxn batches and `verify_only` |
+//! | TxnOffsetCommit, WriteTxnMarkers | 0-5, 1-2 | pending offsets visible on commit |
+//! | DescribeTransactions, ListTransactions, DescribeProducers | 0, 0-1, 0 | |
 //!
-//! Not yet: transactions (`read_committed` fetches are served like `read_uncommitted`;
-//! transactional ids are refused), ACLs, SASL/TLS, quotas. Each handler module documents its
-//! version differences.
+//! Transactions are transaction version 1 (KIP-98 with KIP-360/588/890-part-1 fencing and
+//! produce verification): the `transaction.version` feature is not advertised, so clients add
+//! partitions with AddPartitionsToTxn; EndTxn v5 and ListTransactions v2 are not served.
+//! `read_committed` fetches stop at the last stable offset and list the aborted transactions.
+//!
+//! Not yet: transaction version 2, `transactional.id.expiration.ms`, ACLs, SASL/TLS, quotas.
+//! Each handler module documents its version differences.
 //!
 //! # Design
 //!
@@ -57,6 +64,11 @@
 //! * `group`: the group coordinator (classic and KIP-848 groups); its state is written to the
 //!   compacted internal topic `__consumer_offsets` and replayed at start; one timer task runs
 //!   its deadlines (rebalance delays, session timeouts, offset retention).
+//! * `txn`: the transaction coordinator; transactional ids in the compacted internal topic
+//!   `__transaction_state` (replayed at start, unfinished `Prepare*` transactions completed);
+//!   EndTxn writes commit/abort markers to every partition of the transaction before
+//!   answering; a task aborts transactions past their timeout
+//!   (`transaction.abort.timed.out.transaction.cleanup.interval.ms`).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
