@@ -150,3 +150,132 @@ pub(crate) async fn handle(
         ..Default::default()
     })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::handlers::testutil::{round_trip, state};
+    use kafka_protocol::messages::add_partitions_to_txn_request::AddPartitionsToTxnTransaction;
+    use kafka_protocol::messages::{EndTxnRequest, InitProducerIdRequest};
+
+    fn topics(name: &str, parts: &[i32]) -> Vec<AddPartitionsToTxnTopic> {
+        vec![AddPartitionsToTxnTopic {
+            name: name.into(),
+            partitions: parts.to_vec(),
+            ..Default::default()
+        }]
+    }
+
+    fn codes(r: &[AddPartitionsToTxnTopicResult]) -> Vec<ErrorCode> {
+        r.iter()
+            .flat_map(|t| &t.results_by_partition)
+            .map(|p| ErrorCode::from(p.partition_error_code))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn client_and_batched_forms_with_verify_only_and_fencing() {
+        let st = state();
+        let s = &st.shared;
+        s.metadata
+            .create_topic("t", 2, Default::default(), false)
+            .map_err(|e| e.1)
+            .unwrap();
+        let init = crate::handlers::init_producer_id::handle(
+            s,
+            4,
+            InitProducerIdRequest {
+                transactional_id: Some("tx".into()),
+                transaction_timeout_ms: 10_000,
+                producer_id: -1,
+                producer_epoch: -1,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(init.error_code, 0);
+        let (pid, epoch) = (init.producer_id, init.producer_epoch);
+        let v3 = |parts: &[i32], epoch: i16| AddPartitionsToTxnRequest {
+            v3_and_below_transactional_id: "tx".into(),
+            v3_and_below_producer_id: pid,
+            v3_and_below_producer_epoch: epoch,
+            v3_and_below_topics: topics("t", parts),
+            ..Default::default()
+        };
+        // Unknown partition: nothing added.
+        let r = handle(s, 3, v3(&[0, 7], epoch)).await;
+        assert_eq!(
+            codes(&r.results_by_topic_v3_and_below),
+            vec![
+                ErrorCode::OperationNotAttempted,
+                ErrorCode::UnknownTopicOrPartition
+            ]
+        );
+        for v in 0..=3 {
+            round_trip(&r, v);
+        }
+        let r = handle(s, 3, v3(&[0], epoch)).await;
+        assert_eq!(
+            codes(&r.results_by_topic_v3_and_below),
+            vec![ErrorCode::None]
+        );
+        // A stale epoch: PRODUCER_FENCED from v2, INVALID_PRODUCER_EPOCH before.
+        let r = handle(s, 2, v3(&[1], epoch - 1)).await;
+        assert_eq!(
+            codes(&r.results_by_topic_v3_and_below),
+            vec![ErrorCode::ProducerFenced]
+        );
+        let r = handle(s, 1, v3(&[1], epoch - 1)).await;
+        assert_eq!(
+            codes(&r.results_by_topic_v3_and_below),
+            vec![ErrorCode::InvalidProducerEpoch]
+        );
+        // v4 verify_only answers from the state without adding.
+        let verify = AddPartitionsToTxnRequest {
+            transactions: vec![AddPartitionsToTxnTransaction {
+                transactional_id: "tx".into(),
+                producer_id: pid,
+                producer_epoch: epoch,
+                verify_only: true,
+                topics: topics("t", &[0, 1]),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let r = handle(s, 4, verify.clone()).await;
+        assert_eq!(
+            codes(&r.results_by_transaction[0].topic_results),
+            vec![ErrorCode::None, ErrorCode::InvalidTxnState]
+        );
+        round_trip(&r, 4);
+        round_trip(&r, 5);
+        assert_eq!(
+            s.txns.describe("tx").unwrap().partitions.len(),
+            1,
+            "verify_only adds nothing"
+        );
+        let end = crate::handlers::end_txn::handle(
+            s,
+            4,
+            EndTxnRequest {
+                transactional_id: "tx".into(),
+                producer_id: pid,
+                producer_epoch: epoch,
+                committed: true,
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(end.error_code, 0);
+        for v in 0..=4 {
+            round_trip(&end, v);
+        }
+        let r = handle(s, 4, verify).await;
+        assert_eq!(
+            codes(&r.results_by_transaction[0].topic_results),
+            vec![ErrorCode::InvalidTxnState, ErrorCode::InvalidTxnState],
+            "nothing is open after the commit"
+        );
+    }
+}
