@@ -53,6 +53,10 @@ pub(crate) const CASES: &[crate::Case] = &[
         describe_and_list_transactions,
     ),
     (
+        "transactions::transaction_log_in_kafka_format",
+        transaction_log_in_kafka_format,
+    ),
+    (
         "transactions::restart_with_open_transaction",
         restart_with_open_transaction,
     ),
@@ -753,6 +757,69 @@ fn describe_and_list_transactions(ctx: &Ctx) {
     let l = list(&mut c, &[], vec![p.pid]);
     assert_eq!(l.transaction_states.len(), 1);
     assert_eq!(l.transaction_states[0].transaction_state, "CompleteCommit");
+}
+
+/// The `__transaction_state` partition of a transactional id, as Kafka computes it
+/// (`Utils.abs(id.hashCode()) % partitions`).
+fn txn_partition(id: &str, partitions: i32) -> i32 {
+    let mut h: i32 = 0;
+    for u in id.encode_utf16() {
+        h = h.wrapping_mul(31).wrapping_add(i32::from(u));
+    }
+    if h == i32::MIN {
+        0
+    } else {
+        h.abs() % partitions
+    }
+}
+
+/// The records of `__transaction_state` for `id` are Kafka's `TransactionLogKey` /
+/// `TransactionLogValue` (read back with the generated types): its last record names the
+/// producer, the epoch, CompleteCommit (status 4) and no partitions.
+fn transaction_log_in_kafka_format(ctx: &Ctx) {
+    use bytes::Buf;
+    use kafka_protocol::Decodable;
+    use kafka_protocol::messages::internal::{TransactionLogKey, TransactionLogValue};
+    require_txn(ctx);
+    let (mut c, topic) = setup(&ctx.bootstrap, "it-txn-log", 1);
+    let id = unique_topic("txn-log");
+    let mut p = Producer::new(&ctx.bootstrap, &id, 30_000);
+    assert_eq!(p.add_partitions(&topic, &[0]), vec![ErrorCode::None]);
+    assert_eq!(p.produce(&topic, 0, &["x"]), ErrorCode::None);
+    assert_eq!(p.end(true), ErrorCode::None);
+    let md = integration_tests::admin::topic_metadata(&mut c, "__transaction_state").unwrap();
+    let partitions = md.topics[0].partitions.len() as i32;
+    assert!(partitions > 0, "__transaction_state exists");
+    let part = txn_partition(&id, partitions);
+    let last = wait_for(WAIT, || {
+        let d = fetch(&mut c, "__transaction_state", part, false);
+        let mut last: Option<TransactionLogValue> = None;
+        for b in RecordBatches::new(d.records.clone().unwrap_or_default()) {
+            for r in b.unwrap().records() {
+                let r = r.unwrap();
+                let mut k = r.key.clone().unwrap();
+                let kver = k.get_i16();
+                if TransactionLogKey::decode(&mut k, kver)
+                    .unwrap()
+                    .transactional_id
+                    != id
+                {
+                    continue;
+                }
+                let mut v = r.value.clone().unwrap();
+                let vver = v.get_i16();
+                last = Some(TransactionLogValue::decode(&mut v, vver).unwrap());
+            }
+        }
+        last.filter(|v| v.transaction_status == 4)
+    })
+    .expect("a CompleteCommit record for the id");
+    assert_eq!((last.producer_id, last.producer_epoch), (p.pid, p.epoch));
+    assert_eq!(last.transaction_timeout_ms, 30_000);
+    assert!(
+        last.transaction_partitions.is_none_or(|t| t.is_empty()),
+        "a completed transaction lists no partitions"
+    );
 }
 
 /// Bundled broker only (it needs a restart on the same data directory): a committed and an
