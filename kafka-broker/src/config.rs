@@ -23,7 +23,8 @@
 //!
 //! Transaction coordinator ([`TxnConfig`](crate::TxnConfig)):
 //! `transaction.state.log.num.partitions`, `transaction.max.timeout.ms`,
-//! `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+//! `transaction.abort.timed.out.transaction.cleanup.interval.ms`,
+//! `transactional.id.expiration.ms`.
 //!
 //! Accepted with a log line because they mean nothing for one node without the group and
 //! transaction coordinators: see [`IGNORED_BROKER_KEYS`]. Every other key is an error naming it.
@@ -698,6 +699,13 @@ impl BrokerConfig {
                         return Err(BrokerError::Config(format!("{key} must be >= 1")));
                     }
                     c.transactions.max_timeout_ms = n;
+                }
+                "transactional.id.expiration.ms" => {
+                    let n: i64 = parse_num(key, v)?;
+                    if n < 1 {
+                        return Err(BrokerError::Config(format!("{key} must be >= 1")));
+                    }
+                    c.transactions.id_expiration_ms = n;
                 }
                 "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
                     let n: u64 = parse_num(key, v)?;

@@ -47,7 +47,7 @@
 //! partitions with AddPartitionsToTxn; EndTxn v5 and ListTransactions v2 are not served.
 //! `read_committed` fetches stop at the last stable offset and list the aborted transactions.
 //!
-//! Not yet: transaction version 2, `transactional.id.expiration.ms`, ACLs, SASL/TLS, quotas.
+//! Not yet: transaction version 2, ACLs, SASL/TLS, quotas.
 //! Each handler module documents its version differences.
 //!
 //! # Design
@@ -68,7 +68,8 @@
 //!   `__transaction_state` (replayed at start, unfinished `Prepare*` transactions completed);
 //!   EndTxn writes commit/abort markers to every partition of the transaction before
 //!   answering; a task aborts transactions past their timeout
-//!   (`transaction.abort.timed.out.transaction.cleanup.interval.ms`).
+//!   (`transaction.abort.timed.out.transaction.cleanup.interval.ms`) and removes transactional
+//!   ids idle for `transactional.id.expiration.ms`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

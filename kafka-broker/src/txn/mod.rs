@@ -21,8 +21,8 @@
 //!
 //! Only transaction version 1 (KIP-98 with KIP-360/588 fencing) is served: the broker does
 //! not advertise the `transaction.version` feature, so clients add partitions with
-//! AddPartitionsToTxn and keep one epoch per producer session. Transactional ids are not
-//! expired (`transactional.id.expiration.ms` is not applied).
+//! AddPartitionsToTxn and keep one epoch per producer session. Transactional ids idle for
+//! `transactional.id.expiration.ms` are removed by the same periodic task.
 
 pub(crate) mod state;
 
@@ -52,8 +52,12 @@ pub struct TxnConfig {
     /// refused with INVALID_TRANSACTION_TIMEOUT.
     pub max_timeout_ms: i32,
     /// `transaction.abort.timed.out.transaction.cleanup.interval.ms` (10000): how often
-    /// transactions past their timeout are looked for and aborted.
+    /// transactions past their timeout are looked for and aborted (and expired transactional
+    /// ids removed).
     pub abort_check_interval_ms: u64,
+    /// `transactional.id.expiration.ms` (7 days): a transactional id with no transaction open
+    /// and no update for this long is removed (a tombstone in `__transaction_state`).
+    pub id_expiration_ms: i64,
 }
 
 impl Default for TxnConfig {
@@ -62,6 +66,7 @@ impl Default for TxnConfig {
             state_partitions: 50,
             max_timeout_ms: 900_000,
             abort_check_interval_ms: 10_000,
+            id_expiration_ms: 604_800_000,
         }
     }
 }
@@ -129,6 +134,16 @@ impl TxnCoordinator {
 
     /// Appends the state of `id` to its `__transaction_state` partition.
     fn persist(&self, s: &Shared, id: &str, meta: &TxnMetadata) -> Result<(), ErrorCode> {
+        self.append_record(s, id, Some(meta))
+    }
+
+    /// Appends the record of `id` (`None`: a tombstone) to its `__transaction_state` partition.
+    fn append_record(
+        &self,
+        s: &Shared,
+        id: &str,
+        meta: Option<&TxnMetadata>,
+    ) -> Result<(), ErrorCode> {
         self.ensure_topic(s)?;
         let snap = s.metadata.snapshot();
         let topic = snap
@@ -145,7 +160,7 @@ impl TxnCoordinator {
             ErrorCode::UnknownServerError
         })?;
         let mut b = RecordBatchBuilder::new(0);
-        b.append(now, Some(&k), Some(&v), &[])
+        b.append(now, Some(&k), v.as_deref(), &[])
             .map_err(|_| ErrorCode::UnknownServerError)?;
         let batch = b.build().map_err(|_| ErrorCode::UnknownServerError)?;
         match part.with_log(|l| l.append_with_origin(batch, 0, now, AppendOrigin::Coordinator)) {
@@ -527,6 +542,36 @@ impl TxnCoordinator {
         n
     }
 
+    /// Removes transactional ids idle for `transactional.id.expiration.ms` with no transaction
+    /// open (Kafka: state Dead, then a tombstone). Returns how many were removed.
+    pub(crate) fn remove_expired_ids(&self, s: &Shared, now_ms: i64) -> usize {
+        let mut txns = self.lock();
+        let expired: Vec<String> = txns
+            .iter()
+            .filter(|(_, m)| {
+                matches!(
+                    m.state,
+                    TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+                ) && now_ms.saturating_sub(m.update_ts) >= self.cfg.id_expiration_ms
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut n = 0;
+        for id in expired {
+            match self.append_record(s, &id, None) {
+                Ok(()) => {
+                    txns.remove(&id);
+                    n += 1;
+                    tracing::info!(transactional_id = %id, "removed an expired transactional id");
+                }
+                Err(e) => {
+                    tracing::warn!(transactional_id = %id, error = e.name(), "removing an expired transactional id failed")
+                }
+            }
+        }
+        n
+    }
+
     /// DescribeTransactions of one id.
     pub(crate) fn describe(&self, id: &str) -> Option<TxnMetadata> {
         self.lock().get(id).cloned()
@@ -632,7 +677,12 @@ pub(crate) async fn run_expiry(s: Arc<Shared>) {
             _ = shutdown.changed() => return,
         }
         let s2 = s.clone();
-        crate::state::blocking(move || s2.txns.abort_expired(&s2, now_ms())).await;
+        crate::state::blocking(move || {
+            let now = now_ms();
+            s2.txns.abort_expired(&s2, now);
+            s2.txns.remove_expired_ids(&s2, now);
+        })
+        .await;
     }
 }
 

@@ -233,18 +233,21 @@ fn versioned<T: Encodable>(version: i16, msg: &T) -> Result<Bytes, String> {
     Ok(b.freeze())
 }
 
-/// Key and value bytes of a `__transaction_state` record.
+/// Key and value bytes of a `__transaction_state` record (`None`: a tombstone).
 pub(crate) fn encode_record(
     transactional_id: &str,
-    meta: &TxnMetadata,
-) -> Result<(Bytes, Bytes), String> {
+    meta: Option<&TxnMetadata>,
+) -> Result<(Bytes, Option<Bytes>), String> {
     let key = versioned(
         KEY_VERSION,
         &TransactionLogKey {
             transactional_id: transactional_id.to_string(),
         },
     )?;
-    let value = versioned(VALUE_VERSION, &meta.to_value())?;
+    let value = match meta {
+        Some(m) => Some(versioned(VALUE_VERSION, &m.to_value())?),
+        None => None,
+    };
     Ok((key, value))
 }
 
@@ -371,8 +374,8 @@ mod tests {
         m.partitions.insert(("a".into(), 1));
         m.partitions.insert(("a".into(), 0));
         m.partitions.insert(("b".into(), 2));
-        let (k, v) = encode_record("tx-1", &m).unwrap();
-        let (id, back) = decode_record(k.clone(), Some(v)).unwrap();
+        let (k, v) = encode_record("tx-1", Some(&m)).unwrap();
+        let (id, back) = decode_record(k.clone(), v).unwrap();
         assert_eq!(id, "tx-1");
         let back = back.unwrap();
         assert_eq!(back.partitions, m.partitions);

@@ -363,3 +363,38 @@ fn restart_completes_prepared_and_keeps_ongoing_until_timeout() {
     assert_eq!(s.txns.describe("b").unwrap().state, TxnState::CompleteAbort);
     assert_eq!(committed_view(&s, 0), (5, 5, vec![0, 2], vec![pb]));
 }
+
+#[test]
+fn idle_transactional_ids_expire_and_stay_gone_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _tx) = open(dir.path());
+    let (pid, epoch) = s.txns.init_producer_id(&s, "idle", 60_000, None).unwrap();
+    let (opid, oepoch) = s.txns.init_producer_id(&s, "open", 60_000, None).unwrap();
+    s.txns
+        .add_partitions(&s, "open", opid, oepoch, &parts(&[0]))
+        .unwrap();
+    let later = s.txns.describe("idle").unwrap().update_ts + s.txns.cfg.id_expiration_ms;
+    assert_eq!(s.txns.remove_expired_ids(&s, later - 1), 0);
+    assert_eq!(
+        s.txns.remove_expired_ids(&s, later + 10),
+        1,
+        "open transactions stay"
+    );
+    assert!(s.txns.describe("idle").is_none());
+    assert!(s.txns.describe("open").is_some());
+    assert_eq!(
+        s.txns.end_txn(&s, "idle", pid, epoch, true),
+        Err(ErrorCode::InvalidProducerIdMapping)
+    );
+    s.metadata.close_all();
+    drop(s);
+    let (s, _tx) = open(dir.path());
+    assert!(
+        s.txns.describe("idle").is_none(),
+        "the tombstone wins at load"
+    );
+    assert_eq!(s.txns.describe("open").unwrap().state, TxnState::Ongoing);
+    // The id can be used again: a new producer id.
+    let (pid2, _) = s.txns.init_producer_id(&s, "idle", 60_000, None).unwrap();
+    assert_ne!(pid2, pid);
+}
