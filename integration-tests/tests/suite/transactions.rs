@@ -556,6 +556,38 @@ fn reinit_fences_the_old_epoch(ctx: &Ctx) {
         vec![old.pid]
     );
 
+    // KIP-360: re-initialising with the current producer id/epoch bumps the epoch; with a
+    // fenced one it is refused.
+    let reinit = |c: &mut Connection, pid: i64, epoch: i16| {
+        let v = version(c, ApiKey::InitProducerId, 5);
+        assert!(v >= 4, "InitProducerId v{v}");
+        retry("InitProducerId", || {
+            let r = c
+                .send_typed(
+                    InitProducerIdRequest {
+                        transactional_id: Some(id.clone()),
+                        transaction_timeout_ms: 60_000,
+                        producer_id: pid,
+                        producer_epoch: epoch,
+                        ..Default::default()
+                    },
+                    v,
+                )
+                .unwrap();
+            (
+                ErrorCode::from(r.error_code),
+                (r.producer_id, r.producer_epoch),
+            )
+        })
+    };
+    let mut new = new;
+    let (e, (pid, epoch)) = reinit(&mut new.c, new.pid, new.epoch);
+    assert_eq!(e, ErrorCode::None);
+    assert_eq!(pid, new.pid);
+    assert!(epoch > new.epoch);
+    let (e, _) = reinit(&mut old.c, old.pid, old.epoch);
+    assert_eq!(e, ErrorCode::ProducerFenced, "re-init with a fenced epoch");
+
     // A transaction timeout above transaction.max.timeout.ms (15 min by default) is refused.
     let mut c2 = Connection::connect(&ctx.bootstrap).unwrap();
     find_coordinator(&mut c2, "txn-bad-timeout", 1);
