@@ -675,6 +675,16 @@ fn txn_offset_commit_visible_after_commit_only(ctx: &Ctx) {
     let mut p = Producer::new(&ctx.bootstrap, &unique_topic("txn-offsets"), 60_000);
     find_coordinator(&mut p.c, &group, 0);
 
+    // Without AddOffsetsToTxn the group's partition is not in the transaction.
+    assert_eq!(
+        txn_offset_commit(&mut p, &group, &topic, 3),
+        ErrorCode::InvalidTxnState
+    );
+    assert_eq!(p.add_partitions(&topic, &[0]), vec![ErrorCode::None]);
+    assert_eq!(
+        txn_offset_commit(&mut p, &group, &topic, 3),
+        ErrorCode::InvalidTxnState
+    );
     assert_eq!(p.add_offsets(&group), ErrorCode::None);
     assert_eq!(
         txn_offset_commit(&mut p, &group, &topic, 10),

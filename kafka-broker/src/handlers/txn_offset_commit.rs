@@ -10,7 +10,9 @@
 //!   UNKNOWN_MEMBER_ID, FENCED_INSTANCE_ID); fencing: PRODUCER_FENCED from v3,
 //!   INVALID_PRODUCER_EPOCH before (as Kafka). v4/v5 are served as v3.
 //! * The producer must be the transactional id's current producer (checked with the
-//!   transaction coordinator: INVALID_PRODUCER_ID_MAPPING / PRODUCER_FENCED).
+//!   transaction coordinator: INVALID_PRODUCER_ID_MAPPING / PRODUCER_FENCED), and the group's
+//!   `__consumer_offsets` partition must be in its open transaction (AddOffsetsToTxn first),
+//!   else INVALID_TXN_STATE, as Apache Kafka answers.
 
 use std::sync::Arc;
 
@@ -21,6 +23,7 @@ use kafka_protocol::messages::txn_offset_commit_response::{
 use kafka_protocol::messages::{TxnOffsetCommitRequest, TxnOffsetCommitResponse};
 
 use crate::group::CommitPartition;
+use crate::group::store::{OFFSETS_TOPIC, partition_for};
 use crate::state::{Shared, blocking};
 
 pub(crate) async fn handle(
@@ -47,8 +50,25 @@ pub(crate) async fn handle(
     let s2 = s.clone();
     let r2 = req.clone();
     let result = blocking(move || -> Result<(), ErrorCode> {
-        s2.txns
-            .check_current(&r2.transactional_id, r2.producer_id, r2.producer_epoch)?;
+        let n = s2
+            .metadata
+            .snapshot()
+            .by_name
+            .get(OFFSETS_TOPIC)
+            .map_or(0, |t| t.partitions.len() as i32);
+        if n == 0 {
+            // No AddOffsetsToTxn ever ran (it creates the topic): nothing can be in the
+            // transaction, but the producer checks come first.
+            s2.txns
+                .check_current(&r2.transactional_id, r2.producer_id, r2.producer_epoch)?;
+            return Err(ErrorCode::InvalidTxnState);
+        }
+        s2.txns.verify_offsets(
+            &r2.transactional_id,
+            r2.producer_id,
+            r2.producer_epoch,
+            partition_for(&r2.group_id, n),
+        )?;
         let too_big = s2.groups.cfg.offset_metadata_max_bytes;
         if parts.iter().any(|p| p.metadata.len() > too_big) {
             return Err(ErrorCode::OffsetMetadataTooLarge);

@@ -342,6 +342,25 @@ impl TxnCoordinator {
         Ok(m.clone())
     }
 
+    /// TxnOffsetCommit's checks: `producer_id`/`epoch` are the current producer of `id`, and
+    /// the group's `__consumer_offsets` partition is in its open transaction (added by
+    /// AddOffsetsToTxn), else INVALID_TXN_STATE as Kafka answers.
+    pub(crate) fn verify_offsets(
+        &self,
+        id: &str,
+        producer_id: i64,
+        epoch: i16,
+        offsets_partition: i32,
+    ) -> Result<(), ErrorCode> {
+        let txns = self.lock();
+        let m = Self::check_producer(&txns, id, producer_id, epoch)?;
+        let key = (OFFSETS_TOPIC.to_string(), offsets_partition);
+        if m.state != TxnState::Ongoing || !m.partitions.contains(&key) {
+            return Err(ErrorCode::InvalidTxnState);
+        }
+        Ok(())
+    }
+
     /// Checks that `producer_id`/`epoch` are the current producer of `id` (TxnOffsetCommit).
     pub(crate) fn check_current(
         &self,
