@@ -451,6 +451,16 @@ fn commit_abort_and_read_committed(ctx: &Ctx) {
         "produce outside the transaction (KIP-1050's answer to a failed verification)"
     );
 
+    // Nothing open yet: EndTxn is refused; an unknown partition fails the whole add.
+    assert_eq!(p.end(false), ErrorCode::InvalidTxnState);
+    assert_eq!(
+        p.add_partitions(&topic, &[0, 99]),
+        vec![
+            ErrorCode::OperationNotAttempted,
+            ErrorCode::UnknownTopicOrPartition
+        ]
+    );
+
     // Transaction 1 (committed) over both partitions.
     assert_eq!(
         p.add_partitions(&topic, &[0, 1]),
@@ -470,6 +480,9 @@ fn commit_abort_and_read_committed(ctx: &Ctx) {
         "read_uncommitted sees open data"
     );
     assert_eq!(p.end(true), ErrorCode::None);
+    // A retried commit succeeds; an abort of the committed transaction does not.
+    assert_eq!(p.end(true), ErrorCode::None);
+    assert_eq!(p.end(false), ErrorCode::InvalidTxnState);
 
     // Transaction 2 (aborted), then a plain batch.
     assert_eq!(p.add_partitions(&topic, &[0]), vec![ErrorCode::None]);
