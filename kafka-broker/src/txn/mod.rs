@@ -561,6 +561,34 @@ impl TxnCoordinator {
         n
     }
 
+    /// Writes the markers of transactions left in `PrepareCommit`/`PrepareAbort` by a failed
+    /// marker write (a storage error) and completes them. Returns how many completed.
+    pub(crate) fn retry_prepared(&self, s: &Shared) -> usize {
+        let mut txns = self.lock();
+        let stuck: Vec<String> = txns
+            .iter()
+            .filter(|(_, m)| m.state.is_preparing())
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut n = 0;
+        for id in stuck {
+            let Some(mut m) = txns.get(&id).cloned() else {
+                continue;
+            };
+            let commit = m.state == TxnState::PrepareCommit;
+            match self.finish(s, &id, &mut m, commit) {
+                Ok(()) => {
+                    n += 1;
+                    txns.insert(id, m);
+                }
+                Err(e) => {
+                    tracing::warn!(transactional_id = %id, error = e.name(), "writing transaction markers failed again")
+                }
+            }
+        }
+        n
+    }
+
     /// Removes transactional ids idle for `transactional.id.expiration.ms` with no transaction
     /// open (Kafka: state Dead, then a tombstone). Returns how many were removed.
     pub(crate) fn remove_expired_ids(&self, s: &Shared, now_ms: i64) -> usize {
@@ -684,7 +712,8 @@ pub(crate) fn write_markers<'a>(
 }
 
 /// The abort check task: every `transaction.abort.timed.out.transaction.cleanup.interval.ms`
-/// aborts transactions past their timeout (one blocking pass per tick).
+/// retries the markers of transactions a storage error left prepared, aborts transactions past
+/// their timeout and removes expired transactional ids (one blocking pass per tick).
 pub(crate) async fn run_expiry(s: Arc<Shared>) {
     let mut shutdown = s.shutdown.clone();
     let every = std::time::Duration::from_millis(s.txns.cfg.abort_check_interval_ms.max(1));
@@ -698,6 +727,7 @@ pub(crate) async fn run_expiry(s: Arc<Shared>) {
         let s2 = s.clone();
         crate::state::blocking(move || {
             let now = now_ms();
+            s2.txns.retry_prepared(&s2);
             s2.txns.abort_expired(&s2, now);
             s2.txns.remove_expired_ids(&s2, now);
         })

@@ -301,6 +301,11 @@ fn transactional_offsets_are_visible_after_commit_only() {
         s.txns.describe("tx").unwrap().state,
         TxnState::PrepareCommit
     );
+    assert_eq!(
+        s.txns.end_txn(&s, "tx", pid, epoch, true),
+        Err(ErrorCode::ConcurrentTransactions),
+        "markers pending"
+    );
     s.metadata.close_all();
     drop(s);
     let (s, _tx2) = open(dir.path());
@@ -332,6 +337,10 @@ fn restart_completes_prepared_and_keeps_ongoing_until_timeout() {
     s.txns.stop_after_prepare.store(true, Ordering::Relaxed);
     s.txns.end_txn(&s, "a", pa, ea, true).unwrap();
     assert_eq!(committed_view(&s, 0), (3, 0, vec![], vec![]));
+    assert_eq!(
+        s.txns.init_producer_id(&s, "a", 60_000, None),
+        Err(ErrorCode::ConcurrentTransactions)
+    );
     // A crash: logs are not closed cleanly.
     drop(tx);
     drop(s);
@@ -397,4 +406,23 @@ fn idle_transactional_ids_expire_and_stay_gone_after_restart() {
     // The id can be used again: a new producer id.
     let (pid2, _) = s.txns.init_producer_id(&s, "idle", 60_000, None).unwrap();
     assert_ne!(pid2, pid);
+}
+
+#[test]
+fn prepared_transactions_are_retried_by_the_periodic_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let (s, _tx) = open(dir.path());
+    let (pid, epoch) = s.txns.init_producer_id(&s, "r", 60_000, None).unwrap();
+    s.txns
+        .add_partitions(&s, "r", pid, epoch, &parts(&[0]))
+        .unwrap();
+    produce(&s, 0, pid, epoch, 0, true).unwrap();
+    s.txns.stop_after_prepare.store(true, Ordering::Relaxed);
+    s.txns.end_txn(&s, "r", pid, epoch, false).unwrap();
+    s.txns.stop_after_prepare.store(false, Ordering::Relaxed);
+    assert_eq!(committed_view(&s, 0), (1, 0, vec![], vec![]));
+    assert_eq!(s.txns.retry_prepared(&s), 1);
+    assert_eq!(s.txns.describe("r").unwrap().state, TxnState::CompleteAbort);
+    assert_eq!(committed_view(&s, 0), (2, 2, vec![], vec![pid]));
+    assert_eq!(s.txns.retry_prepared(&s), 0);
 }
