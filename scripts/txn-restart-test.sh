@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# A transaction that is open when Apache Kafka restarts is never partially visible.
+# A transaction that is open when the broker restarts is never partially visible.
 #
-# Usage: scripts/txn-restart-test.sh [--dir DIR] [--transaction-version 1|2] [--eos-suite]
+# Usage: scripts/txn-restart-test.sh [--dir DIR] [--transaction-version 1|2] [--eos-suite] [--bundled]
+#
+# --bundled: the bundled broker (target/debug/kafka-broker, data in DIR/data) instead of Apache
+# Kafka, killed with SIGKILL and started again on the same data and port; it speaks transaction
+# version 1 (no feature to downgrade).
 #
 # 1. starts Apache Kafka (scripts/apache-kafka.sh, fresh data in DIR, default
 #    target/ak-txn-restart); with --transaction-version 1 it downgrades the cluster's
@@ -11,8 +15,8 @@
 # 2. runs the suite case eos::restart_ongoing_transaction with EOS_RESTART_PHASE=begin:
 #    transaction A committed, transaction B written and acknowledged but left open, and the
 #    test process exits;
-# 3. stops the broker (TERM) and starts it again on the SAME data directory and ports
-#    (apache-kafka.sh restart would wipe the data, so the relaunch is done here);
+# 3. stops the broker (TERM; SIGKILL for --bundled) and starts it again on the SAME data
+#    directory and ports (apache-kafka.sh restart);
 # 4. runs the case with EOS_RESTART_PHASE=check: read_committed sees A and stops before B;
 #    a new producer with the same transactional.id aborts B at init_transactions and commits
 #    C; read_committed then sees exactly A and C, read_uncommitted A, B and C;
@@ -27,18 +31,19 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 AK="$SCRIPT_DIR/apache-kafka.sh"
-PROBE="$SCRIPT_DIR/kafka-probe.py"
 DIR="$REPO_ROOT/target/ak-txn-restart"
 TV=""
 EOS_SUITE=0
+BUNDLED=0
+KB_PID=""
 JAVA="${JAVA:-java}"
-HEAP="${APACHE_KAFKA_HEAP:--Xms256m -Xmx768m}"
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --dir) DIR="$2"; shift 2 ;;
     --transaction-version) TV="$2"; shift 2 ;;
     --eos-suite) EOS_SUITE=1; shift ;;
+    --bundled) BUNDLED=1; TV=1; shift ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
@@ -48,19 +53,46 @@ DIR="$(cd "$DIR" && pwd)"
 STATE="$DIR/eos-restart.state"
 log() { echo "txn-restart-test: $*" >&2; }
 
-cleanup() { "$AK" stop --dir "$DIR" >/dev/null 2>&1 || true; }
+cleanup() {
+  if [[ "$BUNDLED" == 1 ]]; then
+    [[ -n "$KB_PID" ]] && kill -9 "$KB_PID" 2>/dev/null || true
+  else
+    "$AK" stop --dir "$DIR" >/dev/null 2>&1 || true
+  fi
+}
+# Starts target/debug/kafka-broker on LISTENER with its data in DIR/data; sets BS and KB_PID.
+start_bundled() {
+  : >"$DIR/stdout"
+  target/debug/kafka-broker --override "log.dirs=$DIR/data" --override "listeners=PLAINTEXT://$1" \
+    >"$DIR/stdout" 2>>"$DIR/broker.log" &
+  KB_PID=$!
+  local _
+  for _ in $(seq 1 300); do
+    BS="$(sed -n 's/^listening on //p' "$DIR/stdout" | head -1)"
+    [[ -n "$BS" ]] && return 0
+    kill -0 "$KB_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  log "the bundled broker did not start"; tail -n 20 "$DIR/broker.log" >&2; exit 1
+}
 trap cleanup EXIT
 
 cd "$REPO_ROOT"
 timeout 900 cargo test -p integration-tests --test suite --no-run >/dev/null 2>&1 \
   || { log "building the suite failed"; exit 1; }
 
-"$AK" start --dir "$DIR" >/dev/null
-BS="$(cat "$DIR/bootstrap")"
-CP="$("$AK" classpath)"
+if [[ "$BUNDLED" == 1 ]]; then
+  rm -rf "$DIR/data"
+  timeout 900 cargo build -q -p kafka-broker --bin kafka-broker || { log "building kafka-broker failed"; exit 1; }
+  start_bundled 127.0.0.1:0
+else
+  "$AK" start --dir "$DIR" >/dev/null
+  BS="$(cat "$DIR/bootstrap")"
+  CP="$("$AK" classpath)"
+fi
 log "broker at $BS"
 
-if [[ -n "$TV" ]]; then
+if [[ -n "$TV" && "$BUNDLED" == 0 ]]; then
   timeout 120 "$JAVA" -Xmx128m -cp "$CP" org.apache.kafka.tools.FeatureCommand \
     --bootstrap-server "$BS" downgrade --feature "transaction.version=$TV" >&2 \
     || timeout 120 "$JAVA" -Xmx128m -cp "$CP" org.apache.kafka.tools.FeatureCommand \
@@ -90,22 +122,12 @@ rm -f "$STATE"
 run_phase begin
 
 log "restarting the broker on the same data"
-"$AK" stop --dir "$DIR" >/dev/null
-# Same server.properties (same ports, same log.dirs), no format: the data survives.
-# shellcheck disable=SC2086,SC2016
-setsid bash -c 'echo $$ >"$1/kafka.pid"; shift; exec "$@"' _ "$DIR" \
-  "$JAVA" $HEAP -XX:+UseG1GC -Djava.awt.headless=true \
-  "-Dlog4j2.configurationFile=$DIR/log4j2.properties" "-Dkafka.logs.dir=$DIR" \
-  -cp "$CP" kafka.Kafka "$DIR/server.properties" \
-  </dev/null >"$DIR/server-restarted.log" 2>&1 &
-deadline=$((SECONDS + 120))
-until python3 "$PROBE" probe "$BS" --timeout 3 >/dev/null 2>&1; do
-  if ((SECONDS >= deadline)); then
-    log "broker not ready after the restart"; tail -n 30 "$DIR/server-restarted.log" >&2; exit 1
-  fi
-  sleep 0.5
-done
-echo "$BS" >"$DIR/bootstrap"
+if [[ "$BUNDLED" == 1 ]]; then
+  kill -9 "$KB_PID"; wait "$KB_PID" 2>/dev/null || true
+  start_bundled "$BS"
+else
+  timeout 300 "$AK" restart --dir "$DIR" >/dev/null || { log "restart failed"; exit 1; }
+fi
 log "broker back at $BS"
 
 run_phase check

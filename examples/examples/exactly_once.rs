@@ -8,9 +8,9 @@
 //! KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 cargo run --release -p examples --example exactly_once
 //! ```
 //!
-//! The cluster needs transactions (a transaction coordinator: Apache Kafka, or the bundled
-//! broker once it has one — then, without `KAFKA_BOOTSTRAP_SERVERS`, it is started in-process
-//! as in the quickstart). Bounded: 120 s at most.
+//! Without `KAFKA_BOOTSTRAP_SERVERS` the bundled broker (which has a transaction coordinator) is
+//! started in-process as in the quickstart; with it, any cluster with transactions (Apache
+//! Kafka 2.5+). Bounded: 120 s at most.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -22,9 +22,6 @@ use kafka_consumer::{
 use kafka_producer::{Producer, ProducerConfig, ProducerRecord, TxnOffset};
 use kafka_protocol::messages::ApiKey;
 
-/// Whether the bundled broker serves transactions yet; until then the example needs
-/// `KAFKA_BOOTSTRAP_SERVERS`.
-const BUNDLED_BROKER_HAS_TRANSACTIONS: bool = false;
 const RECORDS: usize = 30;
 const PARTITIONS: i32 = 3;
 
@@ -260,14 +257,6 @@ fn main() {
                     .await
                     .map_err(|_| "timed out after 120 s".to_string())?
                     .map_err(|e| e.to_string())
-            }
-            _ if !BUNDLED_BROKER_HAS_TRANSACTIONS => {
-                eprintln!(
-                    "exactly_once: the bundled broker has no transaction coordinator yet: set \
-                     KAFKA_BOOTSTRAP_SERVERS to a cluster with transactions, e.g. \
-                     `scripts/apache-kafka.sh start` (Apache Kafka 4.x)"
-                );
-                std::process::exit(2);
             }
             _ => {
                 let dir =

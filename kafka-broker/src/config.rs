@@ -21,6 +21,11 @@
 //! `group.consumer.session.timeout.ms`, `group.consumer.heartbeat.interval.ms`,
 //! `group.consumer.max.size`.
 //!
+//! Transaction coordinator ([`TxnConfig`](crate::TxnConfig)):
+//! `transaction.state.log.num.partitions`, `transaction.max.timeout.ms`,
+//! `transaction.abort.timed.out.transaction.cleanup.interval.ms`,
+//! `transactional.id.expiration.ms`.
+//!
 //! Accepted with a log line because they mean nothing for one node without the group and
 //! transaction coordinators: see [`IGNORED_BROKER_KEYS`]. Every other key is an error naming it.
 
@@ -483,6 +488,8 @@ pub struct BrokerConfig {
     pub topic_defaults: BTreeMap<String, String>,
     /// Group coordinator settings.
     pub groups: crate::GroupConfig,
+    /// Transaction coordinator settings.
+    pub transactions: crate::TxnConfig,
 }
 
 impl Default for BrokerConfig {
@@ -498,6 +505,7 @@ impl Default for BrokerConfig {
             maintenance_interval: Duration::from_millis(300_000),
             topic_defaults: BTreeMap::new(),
             groups: crate::GroupConfig::default(),
+            transactions: crate::TxnConfig::default(),
         }
     }
 }
@@ -677,6 +685,31 @@ impl BrokerConfig {
                 "offsets.retention.check.interval.ms" => {
                     let n: u64 = parse_num(key, v)?;
                     c.groups.offsets_retention_check_ms = n.max(1);
+                }
+                "transaction.state.log.num.partitions" => {
+                    let n: i32 = parse_num(key, v)?;
+                    if n < 1 {
+                        return Err(BrokerError::Config(format!("{key} must be >= 1")));
+                    }
+                    c.transactions.state_partitions = n;
+                }
+                "transaction.max.timeout.ms" => {
+                    let n: i32 = parse_num(key, v)?;
+                    if n < 1 {
+                        return Err(BrokerError::Config(format!("{key} must be >= 1")));
+                    }
+                    c.transactions.max_timeout_ms = n;
+                }
+                "transactional.id.expiration.ms" => {
+                    let n: i64 = parse_num(key, v)?;
+                    if n < 1 {
+                        return Err(BrokerError::Config(format!("{key} must be >= 1")));
+                    }
+                    c.transactions.id_expiration_ms = n;
+                }
+                "transaction.abort.timed.out.transaction.cleanup.interval.ms" => {
+                    let n: u64 = parse_num(key, v)?;
+                    c.transactions.abort_check_interval_ms = n.max(1);
                 }
                 "offset.metadata.max.bytes" => {
                     let n: usize = parse_num(key, v)?;

@@ -31,17 +31,24 @@
 //! | ListOffsets | 1-11 | earliest/latest/max-timestamp/by-timestamp |
 //! | CreateTopics, DeleteTopics, CreatePartitions | 2-7, 1-6, 0-3 | |
 //! | DescribeConfigs, AlterConfigs, IncrementalAlterConfigs | 1-4, 0-2, 0-1 | TOPIC and BROKER |
-//! | DeleteRecords, OffsetForLeaderEpoch, InitProducerId | 0-2, 2-4, 0-5 | no transactions |
+//! | DeleteRecords, OffsetForLeaderEpoch, InitProducerId | 0-2, 2-4, 0-5 | transactional ids (fencing, KIP-360) |
 //! | DescribeLogDirs, DescribeCluster | 1-5, 0-2 | |
 //! | FindCoordinator | 0-6 | group and transaction keys (this node), v4+ batches |
 //! | JoinGroup, SyncGroup, Heartbeat, LeaveGroup | 0-9, 0-5, 0-4, 0-5 | classic groups, static members |
 //! | OffsetCommit, OffsetFetch, OffsetDelete | 2-10, 1-10, 0 | offsets in `__consumer_offsets` |
 //! | ListGroups, DescribeGroups, DeleteGroups | 0-5, 0-6, 0-2 | |
 //! | ConsumerGroupHeartbeat, ConsumerGroupDescribe | 0-1, 0-1 | KIP-848, `uniform`/`range` assignors |
+//! | AddPartitionsToTxn, AddOffsetsToTxn, EndTxn | 0-5, 0-4, 0-4 | v4+ AddPartitionsToTxn batches and `verify_only` |
+//! | TxnOffsetCommit, WriteTxnMarkers | 0-5, 1-2 | pending offsets visible on commit |
+//! | DescribeTransactions, ListTransactions, DescribeProducers | 0, 0-1, 0 | |
 //!
-//! Not yet: transactions (`read_committed` fetches are served like `read_uncommitted`;
-//! transactional ids are refused), ACLs, SASL/TLS, quotas. Each handler module documents its
-//! version differences.
+//! Transactions are transaction version 1 (KIP-98 with KIP-360/588/890-part-1 fencing and
+//! produce verification): the `transaction.version` feature is not advertised, so clients add
+//! partitions with AddPartitionsToTxn; EndTxn v5 and ListTransactions v2 are not served.
+//! `read_committed` fetches stop at the last stable offset and list the aborted transactions.
+//!
+//! Not yet: transaction version 2, ACLs, SASL/TLS, quotas.
+//! Each handler module documents its version differences.
 //!
 //! # Design
 //!
@@ -57,6 +64,12 @@
 //! * `group`: the group coordinator (classic and KIP-848 groups); its state is written to the
 //!   compacted internal topic `__consumer_offsets` and replayed at start; one timer task runs
 //!   its deadlines (rebalance delays, session timeouts, offset retention).
+//! * `txn`: the transaction coordinator; transactional ids in the compacted internal topic
+//!   `__transaction_state` (replayed at start, unfinished `Prepare*` transactions completed);
+//!   EndTxn writes commit/abort markers to every partition of the transaction before
+//!   answering; a task aborts transactions past their timeout
+//!   (`transaction.abort.timed.out.transaction.cleanup.interval.ms`) and removes transactional
+//!   ids idle for `transactional.id.expiration.ms`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -70,6 +83,7 @@ mod metadata;
 mod producer_ids;
 mod server;
 mod state;
+mod txn;
 mod util;
 
 use std::collections::BTreeMap;
@@ -85,6 +99,7 @@ use tokio::task::JoinHandle;
 pub use config::BrokerConfig;
 pub use error::{BrokerError, Result};
 pub use group::GroupConfig;
+pub use txn::TxnConfig;
 
 use crate::fetch_session::FetchSessionCache;
 use crate::log::LogConfig;
@@ -319,22 +334,28 @@ impl BrokerBuilder {
             producer_ids: Mutex::new(producer_ids),
             fetch_sessions: Mutex::new(FetchSessionCache::new(1000)),
             groups: group::GroupCoordinator::new(config.groups.clone()),
+            txns: txn::TxnCoordinator::new(config.transactions.clone()),
             shutdown: rx,
             config,
         });
         {
             let s = shared.clone();
-            blocking(move || s.groups.load(&s.metadata)).await;
+            blocking(move || {
+                s.groups.load(&s.metadata);
+                s.txns.load(&s);
+            })
+            .await;
         }
         let serve = tokio::spawn(server::serve(listener, shared.clone()));
         let maintain = tokio::spawn(maintenance(shared.clone()));
         let timers = tokio::spawn(group::run_timers(shared.clone()));
+        let txn_expiry = tokio::spawn(txn::run_expiry(shared.clone()));
         tracing::info!(%addr, cluster_id = %shared.cluster_id, node_id, dir = %data_dir.display(), "broker started");
         Ok(BrokerHandle {
             addr,
             advertised: format!("{adv_host}:{adv_port}"),
             shutdown: tx,
-            tasks: Some((serve, maintain, timers)),
+            tasks: Some([serve, maintain, timers, txn_expiry]),
             shared,
             temp,
         })
@@ -381,7 +402,7 @@ pub struct BrokerHandle {
     addr: SocketAddr,
     advertised: String,
     shutdown: watch::Sender<bool>,
-    tasks: Option<(JoinHandle<()>, JoinHandle<()>, JoinHandle<()>)>,
+    tasks: Option<[JoinHandle<()>; 4]>,
     shared: Arc<Shared>,
     temp: Option<tempfile::TempDir>,
 }
@@ -420,10 +441,9 @@ impl BrokerHandle {
     /// wake long-polling fetches, flush and close every log, remove a temporary data dir.
     pub async fn shutdown(mut self) -> Result<()> {
         let _ = self.shutdown.send(true);
-        if let Some((serve, maintain, timers)) = self.tasks.take() {
-            let _ = serve.await;
-            let _ = maintain.await;
-            let _ = timers.await;
+        // serve, maintenance, group timers, transaction timeouts
+        for task in self.tasks.take().into_iter().flatten() {
+            let _ = task.await;
         }
         let s = self.shared.clone();
         blocking(move || s.metadata.close_all()).await;

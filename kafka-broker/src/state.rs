@@ -22,6 +22,7 @@ pub(crate) struct Shared {
     pub(crate) producer_ids: Mutex<ProducerIds>,
     pub(crate) fetch_sessions: Mutex<FetchSessionCache>,
     pub(crate) groups: crate::group::GroupCoordinator,
+    pub(crate) txns: crate::txn::TxnCoordinator,
     pub(crate) shutdown: watch::Receiver<bool>,
 }
 

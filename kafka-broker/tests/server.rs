@@ -125,10 +125,10 @@ async fn malformed_input_closes_only_that_connection() {
         }),
         ("unadvertised api", {
             frame(
-                ApiKey::ListTransactions,
-                0,
+                ApiKey::DescribeAcls,
+                1,
                 4,
-                RequestKind::ListTransactions(Default::default()),
+                RequestKind::DescribeAcls(Default::default()),
             )
         }),
         ("unsupported version", {

@@ -26,6 +26,7 @@ mod protocol;
 mod proxy;
 mod records;
 mod security;
+mod transactions;
 
 /// What a case needs: the cluster and its first bootstrap address.
 pub(crate) struct Ctx {
@@ -57,6 +58,7 @@ fn cases() -> Vec<Case> {
     v.extend_from_slice(producer::CASES);
     v.extend_from_slice(groups::CASES);
     v.extend_from_slice(eos::CASES);
+    v.extend_from_slice(transactions::CASES);
     v
 }
 

@@ -29,7 +29,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use bytes::Bytes;
 use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::internal::{OffsetCommitKey, OffsetCommitValue};
-use kafka_protocol::records::RecordBatches;
+use kafka_protocol::records::{
+    ControlRecord, ControlRecordKind, RecordBatchBuilder, RecordBatches,
+};
 use tokio::sync::Notify;
 use tokio::time::{Duration, Instant};
 
@@ -202,9 +204,14 @@ pub(crate) struct DescribedMember {
     pub(crate) assignment: Bytes,
 }
 
+/// Transactional offsets not yet committed or aborted: producer id → group → offsets.
+type PendingTxnOffsets = HashMap<i64, HashMap<String, BTreeMap<(String, i32), OffsetEntry>>>;
+
 struct Inner {
     groups: HashMap<String, Group>,
     next_retention: Instant,
+    /// TxnOffsetCommit offsets waiting for their transaction's marker.
+    pending_txn: PendingTxnOffsets,
 }
 
 /// The group coordinator of this node. See the [module docs](self).
@@ -229,6 +236,7 @@ impl GroupCoordinator {
             inner: Mutex::new(Inner {
                 groups: HashMap::new(),
                 next_retention,
+                pending_txn: HashMap::new(),
             }),
             wake: Notify::new(),
         }
@@ -325,6 +333,7 @@ impl GroupCoordinator {
         let mut inner = self.lock();
         let now = Instant::now();
         let mut count = 0usize;
+        let mut txn_records: HashMap<i64, Vec<CoordinatorRecord>> = HashMap::new();
         for part in &topic.partitions {
             let mut offset = part.with_log(|l| l.log_start_offset()).unwrap_or(0);
             loop {
@@ -339,15 +348,34 @@ impl GroupCoordinator {
                     let Ok(batch) = batch else { break };
                     next = next.max(batch.last_offset() + 1);
                     if batch.is_control() {
+                        // A transaction marker: apply or drop that producer's offsets.
+                        let commit = match &batch {
+                            kafka_protocol::records::Batch::V2(b) => matches!(
+                                b.control_record(),
+                                Ok(Some(c)) if c.kind == ControlRecordKind::Commit
+                            ),
+                            _ => false,
+                        };
+                        if let Some(recs) = txn_records.remove(&batch.producer_id())
+                            && commit
+                        {
+                            for r in recs {
+                                replay(&mut inner.groups, r, now);
+                            }
+                        }
                         continue;
                     }
+                    let txn = batch.is_transactional().then(|| batch.producer_id());
                     for rec in batch.records() {
                         let Ok(rec) = rec else { break };
                         let Some(key) = rec.key else { continue };
                         match CoordinatorRecord::decode(key, rec.value) {
                             Ok(r) => {
-                                replay(&mut inner.groups, r, now);
                                 count += 1;
+                                match txn {
+                                    Some(pid) => txn_records.entry(pid).or_default().push(r),
+                                    None => replay(&mut inner.groups, r, now),
+                                }
                             }
                             Err(e) => {
                                 tracing::warn!(partition = part.index, offset = rec.offset, error = %e, "skipping undecodable {OFFSETS_TOPIC} record");
@@ -359,6 +387,30 @@ impl GroupCoordinator {
                     break;
                 }
                 offset = next;
+            }
+        }
+        // Offsets of transactions still open stay pending until the transaction coordinator
+        // completes them.
+        for (pid, recs) in txn_records {
+            for r in recs {
+                if let CoordinatorRecord::Offset(k, Some(v)) = r {
+                    inner
+                        .pending_txn
+                        .entry(pid)
+                        .or_default()
+                        .entry(k.group)
+                        .or_default()
+                        .insert(
+                            (k.topic, k.partition),
+                            OffsetEntry {
+                                offset: v.offset,
+                                leader_epoch: v.leader_epoch,
+                                metadata: v.metadata,
+                                commit_ts: v.commit_timestamp,
+                                expire_ts: v.expire_timestamp,
+                            },
+                        );
+                }
             }
         }
         for g in inner.groups.values_mut() {
@@ -629,6 +681,216 @@ impl GroupCoordinator {
             .or_insert_with(|| Group::classic(group_id, cx.now_ms));
         g.offsets.extend(entries);
         Ok(())
+    }
+
+    /// TxnOffsetCommit: validates the member/generation like OffsetCommit, writes the offsets
+    /// to the group's partition as a transactional batch of producer `producer_id`/`epoch`
+    /// and keeps them pending until [`complete_txn`](Self::complete_txn).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn txn_commit(
+        &self,
+        md: &Metadata,
+        group_id: &str,
+        producer_id: i64,
+        producer_epoch: i16,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+        partitions: Vec<CommitPartition>,
+    ) -> Result<(), ErrorCode> {
+        if group_id.is_empty() {
+            return Err(ErrorCode::InvalidGroupId);
+        }
+        let cx = self.ctx();
+        let mut inner = self.lock();
+        match inner.groups.get_mut(group_id) {
+            None => {
+                if generation >= 0 {
+                    return Err(ErrorCode::IllegalGeneration);
+                }
+            }
+            Some(g) => match &mut g.kind {
+                Kind::Classic(c) => {
+                    validate_classic_commit(c, member_id, instance_id, generation, &cx)?
+                }
+                Kind::Consumer(c) => {
+                    if generation >= 0 || !member_id.is_empty() {
+                        let snap = md.snapshot();
+                        let ids: Vec<(kafka_protocol::Uuid, i32)> = partitions
+                            .iter()
+                            .map(|p| {
+                                let id = snap
+                                    .by_name
+                                    .get(&p.topic)
+                                    .map_or(kafka_protocol::Uuid::ZERO, |t| t.id);
+                                (id, p.partition)
+                            })
+                            .collect();
+                        c.validate_commit(member_id, generation, &ids)?
+                    }
+                }
+            },
+        }
+        let entries: Vec<((String, i32), OffsetEntry)> = partitions
+            .into_iter()
+            .map(|p| {
+                (
+                    (p.topic, p.partition),
+                    OffsetEntry {
+                        offset: p.offset,
+                        leader_epoch: p.leader_epoch,
+                        metadata: p.metadata,
+                        commit_ts: cx.now_ms,
+                        expire_ts: -1,
+                    },
+                )
+            })
+            .collect();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let records: Vec<CoordinatorRecord> = entries
+            .iter()
+            .map(|((t, p), e)| offset_record(group_id, t, *p, Some(e)))
+            .collect();
+        let (part, n) = self.group_partition(md, group_id)?;
+        let mut b = RecordBatchBuilder::new(0)
+            .producer(producer_id, producer_epoch, -1)
+            .transactional(true);
+        for r in &records {
+            let (k, v) = r.encode().map_err(|_| ErrorCode::UnknownServerError)?;
+            b.append(cx.now_ms, Some(&k), v.as_deref(), &[])
+                .map_err(|_| ErrorCode::UnknownServerError)?;
+        }
+        let batch = b.build().map_err(|_| ErrorCode::UnknownServerError)?;
+        match part
+            .with_log(|l| l.append_with_origin(batch, 0, cx.now_ms, AppendOrigin::Coordinator))
+        {
+            Some(Ok(_)) => part.wake(),
+            Some(Err(e)) => {
+                let code = e.error_code();
+                return Err(if code == ErrorCode::InvalidProducerEpoch {
+                    code
+                } else {
+                    tracing::error!(partition = n, error = %e, "writing {OFFSETS_TOPIC} failed");
+                    ErrorCode::CoordinatorNotAvailable
+                });
+            }
+            None => return Err(ErrorCode::CoordinatorNotAvailable),
+        }
+        inner
+            .pending_txn
+            .entry(producer_id)
+            .or_default()
+            .entry(group_id.to_string())
+            .or_default()
+            .extend(entries);
+        Ok(())
+    }
+
+    /// The `__consumer_offsets` partition of a group and its index.
+    fn group_partition(
+        &self,
+        md: &Metadata,
+        group_id: &str,
+    ) -> Result<(Arc<crate::metadata::Partition>, i32), ErrorCode> {
+        self.ensure_topic(md)?;
+        let snap = md.snapshot();
+        let topic = snap
+            .by_name
+            .get(OFFSETS_TOPIC)
+            .ok_or(ErrorCode::CoordinatorNotAvailable)?;
+        let p = partition_for(group_id, topic.partitions.len() as i32);
+        let part = topic
+            .partition(p)
+            .cloned()
+            .ok_or(ErrorCode::CoordinatorNotAvailable)?;
+        Ok((part, p))
+    }
+
+    /// Writes the end marker of producer `producer_id`'s transaction to `__consumer_offsets`
+    /// partition `partition` and applies (commit) or drops (abort) its pending offsets of the
+    /// groups stored there. Called by the transaction coordinator.
+    pub(crate) fn complete_txn(
+        &self,
+        md: &Metadata,
+        partition: i32,
+        producer_id: i64,
+        producer_epoch: i16,
+        commit: bool,
+    ) -> Result<(), ErrorCode> {
+        let now = now_ms();
+        let mut inner = self.lock();
+        let snap = md.snapshot();
+        let Some(topic) = snap.by_name.get(OFFSETS_TOPIC) else {
+            return Ok(());
+        };
+        let n = topic.partitions.len() as i32;
+        let Some(part) = topic.partition(partition) else {
+            return Ok(());
+        };
+        let marker = ControlRecord {
+            kind: if commit {
+                ControlRecordKind::Commit
+            } else {
+                ControlRecordKind::Abort
+            },
+            coordinator_epoch: 0,
+        };
+        let batch =
+            RecordBatchBuilder::control_batch(0, now, 0, producer_id, producer_epoch, marker)
+                .map_err(|_| ErrorCode::UnknownServerError)?;
+        match part.with_log(|l| l.append_with_origin(batch, 0, now, AppendOrigin::Coordinator)) {
+            Some(Ok(_)) => part.wake(),
+            Some(Err(e)) => {
+                tracing::error!(partition, error = %e, "writing a marker to {OFFSETS_TOPIC} failed");
+                return Err(e.error_code());
+            }
+            None => return Err(ErrorCode::CoordinatorNotAvailable),
+        }
+        let Some(by_group) = inner.pending_txn.get_mut(&producer_id) else {
+            return Ok(());
+        };
+        let done: Vec<String> = by_group
+            .keys()
+            .filter(|g| partition_for(g, n) == partition)
+            .cloned()
+            .collect();
+        let mut applied = Vec::new();
+        for g in done {
+            if let Some(offsets) = by_group.remove(&g) {
+                applied.push((g, offsets));
+            }
+        }
+        if by_group.is_empty() {
+            inner.pending_txn.remove(&producer_id);
+        }
+        if commit {
+            for (g, offsets) in applied {
+                let group = inner
+                    .groups
+                    .entry(g.clone())
+                    .or_insert_with(|| Group::classic(&g, now));
+                group.offsets.extend(offsets);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a transaction holds an uncommitted offset for this group and partition
+    /// (OffsetFetch `require_stable` answers UNSTABLE_OFFSET_COMMIT then).
+    pub(crate) fn has_pending_txn_offset(
+        &self,
+        group_id: &str,
+        topic: &str,
+        partition: i32,
+    ) -> bool {
+        let inner = self.lock();
+        let key = (topic.to_string(), partition);
+        inner
+            .pending_txn
+            .values()
+            .any(|g| g.get(group_id).is_some_and(|o| o.contains_key(&key)))
     }
 
     /// OffsetFetch for one group: `topics` `None` = every committed offset. `Err` is a group

@@ -7,7 +7,10 @@
 //!   UNSUPPORTED_VERSION and the API list, so the client can retry at a version we know.
 //!
 //! The list advertises exactly the APIs this broker implements, at every version the codec
-//! knows (Kafka 4.x minimums), except versions Kafka marks unstable.
+//! knows (Kafka 4.x minimums), except versions Kafka marks unstable, EndTxn v5 and
+//! ListTransactions v2. No finalized features are advertised, in particular not
+//! `transaction.version` >= 2, so transactional clients use transaction version 1
+//! (AddPartitionsToTxn from the client, one epoch per producer session).
 
 use kafka_protocol::ErrorCode;
 use kafka_protocol::VersionRange;
@@ -45,6 +48,14 @@ pub(crate) const SUPPORTED: &[ApiKey] = &[
     ApiKey::DeleteGroups,
     ApiKey::ConsumerGroupHeartbeat,
     ApiKey::ConsumerGroupDescribe,
+    ApiKey::AddPartitionsToTxn,
+    ApiKey::AddOffsetsToTxn,
+    ApiKey::EndTxn,
+    ApiKey::WriteTxnMarkers,
+    ApiKey::TxnOffsetCommit,
+    ApiKey::DescribeTransactions,
+    ApiKey::ListTransactions,
+    ApiKey::DescribeProducers,
 ];
 
 /// The versions advertised for `api`, if it is served.
@@ -55,6 +66,14 @@ pub(crate) fn range(api: ApiKey) -> Option<VersionRange> {
     let mut r = api.versions();
     if api.latest_version_unstable() && r.max > r.min {
         r.max -= 1;
+    }
+    // Transaction version 2 (KIP-890 part 2) is not served: EndTxn v5 answers with a new
+    // epoch per transaction, which only TV2 clients expect; ListTransactions v2 filters by
+    // regular expression, which is not implemented.
+    match api {
+        ApiKey::EndTxn => r.max = r.max.min(4),
+        ApiKey::ListTransactions => r.max = r.max.min(1),
+        _ => {}
     }
     Some(r)
 }
@@ -131,7 +150,9 @@ mod tests {
         let init = range(ApiKey::InitProducerId);
         assert!(init.is_some_and(|r| r.max < ApiKey::InitProducerId.versions().max));
         assert!(range(ApiKey::JoinGroup).is_some());
-        assert!(range(ApiKey::AddPartitionsToTxn).is_none());
+        assert!(range(ApiKey::AddPartitionsToTxn).is_some());
+        assert_eq!(range(ApiKey::EndTxn).map(|r| r.max), Some(4));
+        assert!(range(ApiKey::ShareFetch).is_none());
     }
 
     #[test]

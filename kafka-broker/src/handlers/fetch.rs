@@ -1,7 +1,8 @@
 //! Fetch (key 1), v4-v18.
 //!
-//! * v4+: isolation level (read_committed is served like read_uncommitted until transactions
-//!   exist: no aborted transactions, last stable offset = high watermark), last stable offset;
+//! * v4+: isolation level and last stable offset. `read_committed` returns only batches below
+//!   the partition's last stable offset, with the aborted transactions (producer id, first
+//!   offset) from the segments' `.txnindex` that overlap the returned range;
 //!   v5+: log start offset; v7+: fetch sessions (KIP-227, see `crate::fetch_session`);
 //!   v11+: rack id (ignored; preferred read replica always -1); v12+: flexible, tagged
 //!   diverging epoch / current leader (left unset); v13+: topics by id (UNKNOWN_TOPIC_ID).
@@ -17,7 +18,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
 use kafka_protocol::messages::{FetchRequest, FetchResponse};
 use kafka_protocol::{ErrorCode, Uuid};
 use tokio::sync::Notify;
@@ -85,10 +88,18 @@ fn read_all(
                     let limit = usize::try_from(params.max_bytes)
                         .unwrap_or(0)
                         .min(remaining);
-                    match p.with_log(|l| l.read(params.fetch_offset, limit, first)) {
+                    let read = p.with_log(|l| {
+                        if read_committed {
+                            l.read_committed(params.fetch_offset, limit, first)
+                                .map(|(r, a)| (r, Some(a)))
+                        } else {
+                            l.read(params.fetch_offset, limit, first).map(|r| (r, None))
+                        }
+                    });
+                    match read {
                         None => error_data(key.partition, ErrorCode::UnknownTopicOrPartition),
                         Some(Err(e)) => error_data(key.partition, e.error_code()),
-                        Some(Ok(r)) => {
+                        Some(Ok((r, aborted))) => {
                             let n = r.records.len();
                             if n > 0 {
                                 first = false;
@@ -101,7 +112,15 @@ fn read_all(
                                 high_watermark: r.high_watermark,
                                 last_stable_offset: r.last_stable_offset,
                                 log_start_offset: r.log_start_offset,
-                                aborted_transactions: read_committed.then(Vec::new),
+                                aborted_transactions: aborted.map(|a| {
+                                    a.into_iter()
+                                        .map(|t| AbortedTransaction {
+                                            producer_id: t.producer_id,
+                                            first_offset: t.first_offset,
+                                            ..Default::default()
+                                        })
+                                        .collect()
+                                }),
                                 preferred_read_replica: -1,
                                 records: Some(r.records),
                                 ..Default::default()

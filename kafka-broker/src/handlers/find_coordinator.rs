@@ -5,9 +5,8 @@
 //! * This single node is every group's coordinator. The first group lookup creates
 //!   `__consumer_offsets` (as Kafka does), so a failure to create it is
 //!   COORDINATOR_NOT_AVAILABLE.
-//! * Transaction keys are answered with this node as well, although the transaction
-//!   coordinator is a later issue: InitProducerId with a transactional id still fails with
-//!   INVALID_REQUEST, so transactional clients fail clearly at that step.
+//! * Transaction keys (type 1) are answered with this node too; the first lookup creates
+//!   `__transaction_state` (COORDINATOR_NOT_AVAILABLE if that fails).
 //! * Share-group keys (type 2, KIP-932) and unknown types: INVALID_REQUEST.
 
 use std::sync::Arc;
@@ -20,8 +19,7 @@ use crate::state::{Shared, blocking};
 
 fn answer(s: &Shared, key: &str, key_type: i8, topic_ok: Result<(), ErrorCode>) -> Coordinator {
     let err = match key_type {
-        0 => topic_ok.err(),
-        1 => None,
+        0 | 1 => topic_ok.err(),
         t => {
             return Coordinator {
                 key: key.to_string(),
@@ -67,11 +65,17 @@ pub(crate) async fn handle(
         vec![req.key.clone()]
     };
     let key_type = if version >= 1 { req.key_type } else { 0 };
-    let topic_ok = if key_type == 0 && !keys.is_empty() {
+    let topic_ok = if matches!(key_type, 0 | 1) && !keys.is_empty() {
         let s2 = s.clone();
-        blocking(move || s2.groups.ensure_topic(&s2.metadata))
-            .await
-            .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable))
+        blocking(move || {
+            if key_type == 0 {
+                s2.groups.ensure_topic(&s2.metadata)
+            } else {
+                s2.txns.ensure_topic(&s2)
+            }
+        })
+        .await
+        .unwrap_or(Err(ErrorCode::CoordinatorNotAvailable))
     } else {
         Ok(())
     };

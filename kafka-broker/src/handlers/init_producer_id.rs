@@ -2,10 +2,14 @@
 //!
 //! * No transactional id: a fresh producer id with epoch 0 (as Kafka, any producer id/epoch in
 //!   the request is ignored). Ids come from a persisted counter, never reused after restart.
-//! * A transactional id: transactions are not implemented yet, and FindCoordinator is not
-//!   advertised, so transactional clients already fail at the coordinator lookup. Should a
-//!   client send this anyway it gets INVALID_REQUEST — non-retriable, so it fails at once
-//!   instead of retrying a coordinator error forever.
+//! * A transactional id: the transaction coordinator (`crate::txn`) answers: a new producer id
+//!   for a new id, else the same id with the epoch bumped (an ongoing transaction of the old
+//!   epoch is aborted first). `transaction_timeout_ms` above `transaction.max.timeout.ms` (or
+//!   not positive) is INVALID_TRANSACTION_TIMEOUT; an empty id INVALID_REQUEST; while a
+//!   transaction is completing CONCURRENT_TRANSACTIONS.
+//! * v3+: `producer_id`/`producer_epoch` of a client re-initialising (KIP-360); if they are not
+//!   the current ones the client is fenced: PRODUCER_FENCED from v4, INVALID_PRODUCER_EPOCH
+//!   before (as Kafka).
 
 use std::sync::Arc;
 
@@ -16,7 +20,7 @@ use crate::state::{Shared, blocking};
 
 pub(crate) async fn handle(
     s: &Arc<Shared>,
-    _version: i16,
+    version: i16,
     req: InitProducerIdRequest,
 ) -> InitProducerIdResponse {
     let fail = |code: ErrorCode| InitProducerIdResponse {
@@ -25,9 +29,20 @@ pub(crate) async fn handle(
         producer_epoch: -1,
         ..Default::default()
     };
-    if req.transactional_id.is_some() {
-        tracing::warn!(transactional_id = ?req.transactional_id, "transactions are not supported yet; InitProducerId answered INVALID_REQUEST");
-        return fail(ErrorCode::InvalidRequest);
+    if let Some(id) = req.transactional_id {
+        let s2 = s.clone();
+        let expected = (version >= 3).then_some((req.producer_id, req.producer_epoch));
+        let timeout = req.transaction_timeout_ms;
+        let r = blocking(move || s2.txns.init_producer_id(&s2, &id, timeout, expected)).await;
+        return match r {
+            Some(Ok((producer_id, producer_epoch))) => InitProducerIdResponse {
+                producer_id,
+                producer_epoch,
+                ..Default::default()
+            },
+            Some(Err(e)) => fail(super::fenced(e, version, 4)),
+            None => fail(ErrorCode::UnknownServerError),
+        };
     }
     let s2 = s.clone();
     let id = blocking(move || match s2.producer_ids.lock() {
@@ -90,7 +105,7 @@ mod tests {
             },
         )
         .await;
-        assert_eq!(t.error_code, ErrorCode::InvalidRequest.code());
+        assert_eq!(t.error_code, ErrorCode::InvalidTransactionTimeout.code());
         for v in 0..=5 {
             round_trip(&a, v);
         }

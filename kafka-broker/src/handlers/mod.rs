@@ -8,6 +8,8 @@ use kafka_protocol::messages::{RequestHeader, RequestKind, ResponseKind};
 
 use crate::state::Shared;
 
+pub(crate) mod add_offsets_to_txn;
+pub(crate) mod add_partitions_to_txn;
 pub(crate) mod alter_configs;
 pub(crate) mod api_versions;
 pub(crate) mod consumer_group_describe;
@@ -21,6 +23,9 @@ pub(crate) mod describe_cluster;
 pub(crate) mod describe_configs;
 pub(crate) mod describe_groups;
 pub(crate) mod describe_log_dirs;
+pub(crate) mod describe_producers;
+pub(crate) mod describe_transactions;
+pub(crate) mod end_txn;
 pub(crate) mod fetch;
 pub(crate) mod find_coordinator;
 pub(crate) mod heartbeat;
@@ -30,6 +35,7 @@ pub(crate) mod join_group;
 pub(crate) mod leave_group;
 pub(crate) mod list_groups;
 pub(crate) mod list_offsets;
+pub(crate) mod list_transactions;
 pub(crate) mod metadata;
 pub(crate) mod offset_commit;
 pub(crate) mod offset_delete;
@@ -37,6 +43,8 @@ pub(crate) mod offset_fetch;
 pub(crate) mod offset_for_leader_epoch;
 pub(crate) mod produce;
 pub(crate) mod sync_group;
+pub(crate) mod txn_offset_commit;
+pub(crate) mod write_txn_markers;
 
 /// What to do after handling a request.
 pub(crate) enum Outcome {
@@ -100,7 +108,29 @@ pub(crate) async fn dispatch(
                 .into()
         }
         RequestKind::ConsumerGroupDescribe(r) => consumer_group_describe::handle(s, v, r).into(),
+        RequestKind::AddPartitionsToTxn(r) => add_partitions_to_txn::handle(s, v, r).await.into(),
+        RequestKind::AddOffsetsToTxn(r) => add_offsets_to_txn::handle(s, v, r).await.into(),
+        RequestKind::EndTxn(r) => end_txn::handle(s, v, r).await.into(),
+        RequestKind::TxnOffsetCommit(r) => txn_offset_commit::handle(s, v, r).await.into(),
+        RequestKind::WriteTxnMarkers(r) => write_txn_markers::handle(s, v, r).await.into(),
+        RequestKind::DescribeProducers(r) => describe_producers::handle(s, v, r).await.into(),
+        RequestKind::DescribeTransactions(r) => describe_transactions::handle(s, v, r).into(),
+        RequestKind::ListTransactions(r) => list_transactions::handle(s, v, r).into(),
         other => Outcome::Close(format!("{:?} is not supported", other.api_key())),
+    }
+}
+
+/// PRODUCER_FENCED as older versions of an API know it: INVALID_PRODUCER_EPOCH below
+/// `since` (Kafka's conversion for clients from before KIP-588).
+pub(crate) fn fenced(
+    code: kafka_protocol::ErrorCode,
+    version: i16,
+    since: i16,
+) -> kafka_protocol::ErrorCode {
+    if code == kafka_protocol::ErrorCode::ProducerFenced && version < since {
+        kafka_protocol::ErrorCode::InvalidProducerEpoch
+    } else {
+        code
     }
 }
 
@@ -168,9 +198,11 @@ pub(crate) mod testutil {
             producer_ids: Mutex::new(ProducerIds::open(dir).unwrap_or_else(|e| panic!("{e}"))),
             fetch_sessions: Mutex::new(FetchSessionCache::new(100)),
             groups,
+            txns: crate::txn::TxnCoordinator::new(config.transactions.clone()),
             shutdown: rx,
             config,
         });
+        shared.txns.load(&shared);
         (shared, tx)
     }
 

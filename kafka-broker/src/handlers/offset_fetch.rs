@@ -1,8 +1,9 @@
 //! OffsetFetch (key 9), v1-v10.
 //!
 //! * v1: named partitions only; v2+: null topics = every committed offset, top-level error;
-//!   v3+ throttle time; v5+ leader epoch; v6+ flexible; v7+ `require_stable` (no pending
-//!   transactional offsets exist yet, so never UNSTABLE_OFFSET_COMMIT).
+//!   v3+ throttle time; v5+ leader epoch; v6+ flexible; v7+ `require_stable`: a partition
+//!   with a pending transactional offset (TxnOffsetCommit of an open transaction) answers
+//!   UNSTABLE_OFFSET_COMMIT with offset -1.
 //! * v8+: a batch of groups, each answered on its own.
 //! * v9+: `member_id`/`member_epoch` of a KIP-848 member are validated (UNKNOWN_MEMBER_ID,
 //!   STALE_MEMBER_EPOCH).
@@ -34,6 +35,7 @@ fn fetch_group(
     member: Option<(&str, i32)>,
     topics: Option<Vec<(String, Uuid, Vec<i32>)>>,
     by_id: bool,
+    require_stable: bool,
 ) -> GroupAnswer {
     let catalog = s.metadata.snapshot();
     let mut unknown: Vec<(String, Uuid, Vec<i32>)> = Vec::new();
@@ -59,13 +61,17 @@ fn fetch_group(
             if by_id && id.is_none() {
                 return None;
             }
-            Some((
-                name,
-                id.unwrap_or(Uuid::ZERO),
-                ps.into_iter()
-                    .map(|(p, e)| (p, e, ErrorCode::None))
-                    .collect(),
-            ))
+            let parts = ps
+                .into_iter()
+                .map(|(p, e)| {
+                    if require_stable && s.groups.has_pending_txn_offset(group, &name, p) {
+                        (p, None, ErrorCode::UnstableOffsetCommit)
+                    } else {
+                        (p, e, ErrorCode::None)
+                    }
+                })
+                .collect();
+            Some((name, id.unwrap_or(Uuid::ZERO), parts))
         })
         .collect();
     for (name, id, ps) in unknown {
@@ -91,7 +97,14 @@ pub(crate) fn handle(
                 .map(|t| (t.name, Uuid::ZERO, t.partition_indexes))
                 .collect()
         });
-        return match fetch_group(s, &req.group_id, None, topics, false) {
+        return match fetch_group(
+            s,
+            &req.group_id,
+            None,
+            topics,
+            false,
+            version >= 7 && req.require_stable,
+        ) {
             Err(e) => OffsetFetchResponse {
                 error_code: if version >= 2 { e.code() } else { 0 },
                 ..Default::default()
@@ -138,7 +151,7 @@ pub(crate) fn handle(
                     .map(|t| (t.name, t.topic_id, t.partition_indexes))
                     .collect()
             });
-            match fetch_group(s, &g.group_id, member, topics, by_id) {
+            match fetch_group(s, &g.group_id, member, topics, by_id, req.require_stable) {
                 Err(e) => OffsetFetchResponseGroup {
                     group_id: g.group_id,
                     error_code: e.code(),

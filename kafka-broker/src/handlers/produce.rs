@@ -4,6 +4,11 @@
 //!   the client notices), 1 and -1 (on one node the same once appended; `min.insync.replicas`
 //!   above 1 makes acks=-1 fail with NOT_ENOUGH_REPLICAS). Other acks: INVALID_REQUIRED_ACKS.
 //! * v5+: log start offset; v8+: error messages; v13: topics by id (UNKNOWN_TOPIC_ID).
+//! * Transactional batches need the request's `transactional_id` (else the whole request is
+//!   TRANSACTIONAL_ID_AUTHORIZATION_FAILED) and are verified with the transaction coordinator
+//!   (Kafka's `transaction.partition.verification.enable`, on by default): the partition must
+//!   be in that id's open transaction, else TRANSACTION_ABORTABLE, as Apache Kafka 4.3
+//!   answers (see `verify_txn` for the other codes).
 //! * Produce never auto-creates topics (Metadata does). Internal topics (`__consumer_offsets`)
 //!   are INVALID_TOPIC_EXCEPTION, as in Kafka.
 //!
@@ -39,6 +44,17 @@ struct Done {
 
 pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -> Outcome {
     let acks = req.acks;
+    // Kafka: transactional records need the request's transactional id (which it authorizes);
+    // without it the whole request is TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+    let txn_id = req.transactional_id.clone();
+    let has_txn_records = req.topic_data.iter().any(|t| {
+        t.partition_data.iter().any(|p| {
+            p.records
+                .as_ref()
+                .is_some_and(|r| first_txn_batch(r).is_some())
+        })
+    });
+    let txn_refused = has_txn_records && txn_id.is_none();
     let catalog = s.metadata.snapshot();
     let mut topics: Vec<TopicProduceResponse> = Vec::new();
     let mut work: Vec<Work> = Vec::new();
@@ -58,7 +74,9 @@ pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -
         };
         let min_isr_fail = topic.is_some_and(|t| acks == -1 && s.metadata.min_insync(t) > 1);
         for pd in td.partition_data {
-            let target = if !matches!(acks, -1..=1) {
+            let target = if txn_refused {
+                Err(ErrorCode::TransactionalIdAuthorizationFailed)
+            } else if !matches!(acks, -1..=1) {
                 Err(ErrorCode::InvalidRequiredAcks)
             } else {
                 match topic {
@@ -93,6 +111,7 @@ pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -
         });
     }
 
+    let s2 = s.clone();
     let done = blocking(move || {
         let now = now_ms();
         let mut out = Vec::with_capacity(work.len());
@@ -100,21 +119,27 @@ pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -
             let d = match (&w.target, w.records.clone()) {
                 (Err(code), _) => Done::err(*code, None),
                 (Ok(_), None) => Done::err(ErrorCode::InvalidRecord, Some("null records".into())),
-                (Ok(p), Some(records)) => match p.with_log(|l| l.append(records, 0, now)) {
-                    None => Done::err(ErrorCode::UnknownTopicOrPartition, None),
-                    Some(Err(e)) => Done::err(e.error_code(), Some(e.to_string())),
-                    Some(Ok(o)) => {
-                        if !o.duplicate {
-                            p.wake();
+                (Ok(p), Some(records)) => match verify_txn(&s2, txn_id.as_deref(), p, &records) {
+                    Err(code) => Done::err(
+                        code,
+                        Some("the partition is not part of the producer's open transaction".into()),
+                    ),
+                    Ok(()) => match p.with_log(|l| l.append(records, 0, now)) {
+                        None => Done::err(ErrorCode::UnknownTopicOrPartition, None),
+                        Some(Err(e)) => Done::err(e.error_code(), Some(e.to_string())),
+                        Some(Ok(o)) => {
+                            if !o.duplicate {
+                                p.wake();
+                            }
+                            Done {
+                                error: ErrorCode::None,
+                                message: None,
+                                base_offset: o.base_offset,
+                                log_append_time: o.log_append_time,
+                                log_start_offset: o.log_start_offset,
+                            }
                         }
-                        Done {
-                            error: ErrorCode::None,
-                            message: None,
-                            base_offset: o.base_offset,
-                            log_append_time: o.log_append_time,
-                            log_start_offset: o.log_start_offset,
-                        }
-                    }
+                    },
                 },
             };
             out.push((w.topic, w.index, d));
@@ -154,6 +179,37 @@ pub(crate) async fn handle(s: &Arc<Shared>, version: i16, req: ProduceRequest) -
         ..Default::default()
     }
     .into()
+}
+
+/// The producer id and epoch of the first batch when it is a transactional data batch.
+fn first_txn_batch(records: &Bytes) -> Option<(i64, i16)> {
+    match kafka_protocol::records::RecordBatches::new(records.clone()).next() {
+        Some(Ok(kafka_protocol::records::Batch::V2(b)))
+            if b.is_transactional() && !b.is_control() =>
+        {
+            Some((b.producer_id(), b.producer_epoch()))
+        }
+        _ => None,
+    }
+}
+
+/// Kafka's produce-time verification of transactional batches
+/// (`transaction.partition.verification.enable`): the partition must be in the open
+/// transaction of the request's transactional id. Errors as Apache Kafka 4.3 answers them
+/// to transaction-version-1 producers: a partition outside the transaction is
+/// TRANSACTION_ABORTABLE (KIP-1050), a stale epoch INVALID_PRODUCER_EPOCH, an unknown
+/// producer INVALID_PRODUCER_ID_MAPPING, a transaction being completed NOT_ENOUGH_REPLICAS
+/// (retriable).
+fn verify_txn(
+    s: &Shared,
+    txn_id: Option<&str>,
+    p: &Partition,
+    records: &Bytes,
+) -> Result<(), ErrorCode> {
+    let (Some(id), Some((pid, epoch))) = (txn_id, first_txn_batch(records)) else {
+        return Ok(());
+    };
+    s.txns.verify_produce(id, pid, epoch, &p.topic, p.index)
 }
 
 impl Done {

@@ -11,7 +11,8 @@
 //! Batches whose records all survive are copied byte for byte; the others are re-encoded with
 //! the same base offset, last offset delta, producer id/epoch/base sequence, partition leader
 //! epoch, attributes and codec, and each kept record's offset and timestamp. Control batches
-//! are kept as they are.
+//! are kept as they are. Records of aborted transactions (per the aborted-transaction index)
+//! are removed and never enter the offset map, so they cannot displace committed records.
 //!
 //! A cleaned segment is written to `<base>.log.cleaned`, fsynced, its index files removed,
 //! and renamed over `<base>.log` (atomic), then its indexes are rebuilt. A crash leaves
@@ -29,7 +30,7 @@ use kafka_protocol::records::{Record, RecordBatch, TimestampType};
 
 use super::index::{remove_if_exists, sync_dir};
 use super::segment::{HEADER_SIZE, LOG_OVERHEAD, ReadItem, Segment, file_name};
-use super::{LogError, PartitionLog};
+use super::{AbortedTxn, LogError, PartitionLog};
 
 /// Kafka's default `min.cleanable.dirty.ratio`.
 pub const MIN_CLEANABLE_DIRTY_RATIO: f64 = 0.5;
@@ -112,11 +113,19 @@ impl PartitionLog {
             return Ok(stats);
         }
         let first_dirty = self.cleaner_checkpoint.max(self.log_start_offset);
-        let map = self.build_offset_map(&bases, first_dirty)?;
+        let aborted = self.aborted_transactions();
+        let map = self.build_offset_map(&bases, first_dirty, &aborted)?;
         let first_base = self.segments.keys().next().copied();
         let mut horizon: Option<i64> = None;
         for base in bases {
-            let h = self.clean_segment(base, &map, now_ms, first_base == Some(base), &mut stats)?;
+            let h = self.clean_segment(
+                base,
+                &map,
+                &aborted,
+                now_ms,
+                first_base == Some(base),
+                &mut stats,
+            )?;
             horizon = match (horizon, h) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -133,6 +142,7 @@ impl PartitionLog {
         &self,
         bases: &[i64],
         first_dirty: i64,
+        aborted: &[AbortedTxn],
     ) -> Result<HashMap<Bytes, i64>, LogError> {
         let mut map = HashMap::new();
         for base in bases {
@@ -150,7 +160,7 @@ impl PartitionLog {
                         return Err(corrupt(format!("invalid batch at {p} in segment {base}")));
                     }
                     ReadItem::Batch(_, b) => {
-                        if b.is_control() {
+                        if b.is_control() || in_aborted_txn(&b, aborted) {
                             continue;
                         }
                         for r in b.records() {
@@ -174,6 +184,7 @@ impl PartitionLog {
         &mut self,
         base: i64,
         map: &HashMap<Bytes, i64>,
+        aborted: &[AbortedTxn],
         now_ms: i64,
         is_first: bool,
         stats: &mut CleanerStats,
@@ -202,6 +213,7 @@ impl PartitionLog {
                     continue;
                 }
                 let horizon = b.delete_horizon_ms();
+                let aborted_batch = in_aborted_txn(&b, aborted);
                 retained.clear();
                 let mut all = true;
                 let mut tombstone = false;
@@ -210,6 +222,7 @@ impl PartitionLog {
                     stats.records_read += 1;
                     let mut keep = match &r.key {
                         None => false,
+                        Some(_) if aborted_batch => false,
                         Some(k) => map.get(k).is_none_or(|&o| r.offset >= o),
                     };
                     if keep && r.value.is_none() {
@@ -267,6 +280,18 @@ impl PartitionLog {
         }
         Ok(min_horizon)
     }
+}
+
+/// Whether `batch` holds data of an aborted transaction (Kafka's cleaner removes those
+/// records and keeps them out of the offset map, so they never shadow committed ones).
+fn in_aborted_txn(batch: &RecordBatch, aborted: &[AbortedTxn]) -> bool {
+    batch.is_transactional()
+        && !batch.is_control()
+        && aborted.iter().any(|a| {
+            a.producer_id == batch.producer_id()
+                && a.first_offset <= batch.base_offset()
+                && batch.base_offset() < a.last_offset
+        })
 }
 
 /// Re-encodes `batch` with only `retained` records (same offsets and timestamps).

@@ -72,6 +72,7 @@ mod recovery;
 mod retention;
 mod segment;
 mod time_index;
+mod txn_index;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -82,6 +83,7 @@ use producer_state::{ProducerStateManager, SequenceCheck};
 use segment::{AppendedBatch, BatchHeader, Segment};
 
 pub use cleaner::{CleanerStats, MIN_CLEANABLE_DIRTY_RATIO};
+pub use txn_index::AbortedTxn;
 
 /// What happens to old data (`cleanup.policy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -312,6 +314,23 @@ pub struct ReadOutcome {
     pub log_start_offset: i64,
 }
 
+/// The state of one producer of a partition, as DescribeProducers reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerInfo {
+    /// The producer id.
+    pub producer_id: i64,
+    /// Its current epoch.
+    pub producer_epoch: i16,
+    /// The last sequence number written (-1 if none is remembered).
+    pub last_sequence: i32,
+    /// The largest timestamp of its last batch.
+    pub last_timestamp: i64,
+    /// The coordinator epoch of its last transaction marker (-1 if none).
+    pub coordinator_epoch: i32,
+    /// The first offset of its open transaction (-1 if none).
+    pub current_txn_start_offset: i64,
+}
+
 /// Kafka's default `log.message.timestamp.before.max.ms` (no limit).
 pub const DEFAULT_TIMESTAMP_BEFORE_MAX_MS: i64 = i64::MAX;
 /// Kafka's default `log.message.timestamp.after.max.ms` (1 hour, since Kafka 4.0).
@@ -374,6 +393,8 @@ struct IncomingBatch {
     header: BatchHeader,
     /// Largest record timestamp.
     max_timestamp: i64,
+    /// For a transaction marker: whether it aborts.
+    aborts: bool,
 }
 
 fn put_at(buf: &mut [u8], at: usize, data: &[u8]) {
@@ -447,7 +468,9 @@ impl PartitionLog {
 
         // Producer state checks, staged so that several batches of one producer chain.
         let mut staged: Vec<(i64, producer_state::ProducerEntry)> = Vec::new();
-        for h in &headers {
+        // Transactions aborted by markers of this append: (producer, first offset, marker).
+        let mut aborted: Vec<(i64, i64, i64)> = Vec::new();
+        for (b, h) in incoming.iter().zip(&headers) {
             if h.producer_id < 0 {
                 continue;
             }
@@ -493,6 +516,11 @@ impl PartitionLog {
                         });
                     }
                 }
+            }
+            if b.aborts
+                && let Some(first) = current.and_then(|e| e.txn_first_offset)
+            {
+                aborted.push((h.producer_id, first, h.base_offset));
             }
             let updated = ProducerStateManager::apply(current, h);
             staged.push((h.producer_id, updated));
@@ -570,6 +598,18 @@ impl PartitionLog {
             self.producers.put(id, e);
         }
         self.producers.set_map_end_offset(next);
+        if !aborted.is_empty() {
+            let lso = self.last_stable_offset();
+            let active = self.active_mut()?;
+            for (producer_id, first_offset, last_offset) in aborted {
+                active.append_aborted(AbortedTxn {
+                    producer_id,
+                    first_offset,
+                    last_offset,
+                    last_stable_offset: lso,
+                })?;
+            }
+        }
         if self.epochs.assign(leader_epoch, base_offset) {
             self.epochs.persist()?;
         }
@@ -626,6 +666,15 @@ impl PartitionLog {
                     "clients may not write control batches".into(),
                 ));
             }
+            let aborts = if b.is_control() {
+                match b.control_record() {
+                    Ok(Some(c)) => c.kind == kafka_protocol::records::ControlRecordKind::Abort,
+                    Ok(None) => false,
+                    Err(e) => return Err(LogError::InvalidRecord(e.to_string())),
+                }
+            } else {
+                false
+            };
             if b.is_transactional() && b.producer_id() < 0 {
                 return Err(LogError::InvalidRecord(
                     "transactional batch without producer id".into(),
@@ -673,6 +722,7 @@ impl PartitionLog {
                 pos,
                 header,
                 max_timestamp,
+                aborts,
             });
             pos += size;
         }
@@ -770,6 +820,55 @@ impl PartitionLog {
             }
         }
         Ok(outcome(Bytes::new()))
+    }
+
+    /// A `read_committed` read: as [`read`](Self::read), but only batches that end below the
+    /// last stable offset, with the aborted transactions that overlap the returned range
+    /// (marker at or after `offset`, first offset below the end of the data), oldest first.
+    pub fn read_committed(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<(ReadOutcome, Vec<AbortedTxn>), LogError> {
+        let mut out = self.read(offset, max_bytes, min_one_batch)?;
+        let lso = out.last_stable_offset;
+        let mut end = 0usize;
+        let mut upper = offset;
+        while let Some(h) = out.records.get(end..).and_then(BatchHeader::parse) {
+            let Ok(size) = usize::try_from(h.size()) else {
+                break;
+            };
+            if h.last_offset() >= lso || end + size > out.records.len() {
+                break;
+            }
+            end += size;
+            upper = h.last_offset() + 1;
+        }
+        out.records.truncate(end);
+        let mut aborted = Vec::new();
+        if end > 0 {
+            let start_key = self
+                .segments
+                .range(..=offset)
+                .next_back()
+                .map_or(offset, |(k, _)| *k);
+            for seg in self.segments.range(start_key..).map(|(_, s)| s) {
+                if seg.base_offset >= upper {
+                    break;
+                }
+                seg.collect_aborted(offset, upper, &mut aborted);
+            }
+        }
+        Ok((out, aborted))
+    }
+
+    /// Every aborted transaction still indexed, oldest marker first.
+    pub fn aborted_transactions(&self) -> Vec<AbortedTxn> {
+        self.segments
+            .values()
+            .flat_map(|s| s.aborted().iter().copied())
+            .collect()
     }
 
     fn out_of_range(&self, offset: i64) -> LogError {
@@ -978,6 +1077,24 @@ impl PartitionLog {
         self.producers
             .get(producer_id)
             .map(|e| (e.epoch, e.batches.back().map(|b| b.last_seq)))
+    }
+
+    /// Every producer with state in this partition, by producer id (DescribeProducers).
+    pub fn active_producers(&self) -> Vec<ProducerInfo> {
+        let mut out: Vec<ProducerInfo> = self
+            .producers
+            .iter()
+            .map(|(id, e)| ProducerInfo {
+                producer_id: id,
+                producer_epoch: e.epoch,
+                last_sequence: e.batches.back().map_or(-1, |b| b.last_seq),
+                last_timestamp: e.last_timestamp,
+                coordinator_epoch: e.coordinator_epoch,
+                current_txn_start_offset: e.txn_first_offset.unwrap_or(-1),
+            })
+            .collect();
+        out.sort_by_key(|p| p.producer_id);
+        out
     }
 
     /// Deletes the partition directory and everything in it.

@@ -118,6 +118,11 @@ impl ProducerStateManager {
         self.producers.get(&producer_id)
     }
 
+    /// Every producer and its state.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(id, e)| (*id, e))
+    }
+
     /// Number of producers tracked.
     pub(crate) fn len(&self) -> usize {
         self.producers.len()

@@ -9,6 +9,7 @@ use super::epoch_cache::LeaderEpochCache;
 use super::index::{read_optional, remove_if_exists, sync_dir, write_atomically};
 use super::producer_state::ProducerStateManager;
 use super::segment::{BatchHeader, Segment};
+use super::txn_index::AbortedTxn;
 use super::{
     DEFAULT_TIMESTAMP_AFTER_MAX_MS, DEFAULT_TIMESTAMP_BEFORE_MAX_MS, LogConfig, LogError,
     PartitionLog, now_ms,
@@ -82,6 +83,7 @@ fn scan_dir(dir: &Path) -> Result<Vec<i64>, LogError> {
         } else if let Some(stem) = name
             .strip_suffix(".index")
             .or_else(|| name.strip_suffix(".timeindex"))
+            .or_else(|| name.strip_suffix(super::segment::TXN_INDEX_SUFFIX))
             && let Ok(base) = stem.parse::<i64>()
         {
             indexes.push((base, path));
@@ -152,7 +154,7 @@ impl PartitionLog {
             if truncated {
                 // Everything after a cut is unreachable: drop later segments.
                 for &later in bases.get(i + 1..).unwrap_or_default() {
-                    for suffix in [".log", ".index", ".timeindex"] {
+                    for suffix in [".log", ".index", ".timeindex", ".txnindex"] {
                         remove_if_exists(&dir.join(super::segment::file_name(later, suffix)))?;
                     }
                 }
@@ -199,11 +201,52 @@ impl PartitionLog {
         };
         let replay_from = producers.map_end_offset();
         if replay_from < next_offset {
+            // Abort markers replayed here re-create their aborted-transaction index entries
+            // (lost when the index file was not written before a crash).
+            let mut found: Vec<(i64, AbortedTxn)> = Vec::new();
             for seg in segments.values() {
                 if seg.next_offset() <= replay_from {
                     continue;
                 }
-                scan_headers(seg, replay_from, &mut |h| producers.replay(h))?;
+                let mut markers: Vec<(u64, BatchHeader)> = Vec::new();
+                scan_headers_at(seg, replay_from, &mut |pos, h| {
+                    if h.is_control() && h.producer_id >= 0 {
+                        markers.push((pos, *h));
+                    }
+                })?;
+                let mut pending = markers.into_iter().peekable();
+                scan_headers(seg, replay_from, &mut |h| {
+                    if pending
+                        .peek()
+                        .is_some_and(|(_, m)| m.base_offset == h.base_offset)
+                        && let Some((pos, m)) = pending.next()
+                        && is_abort_marker(seg, pos, &m)
+                        && let Some(first) = producers
+                            .get(m.producer_id)
+                            .and_then(|e| e.txn_first_offset)
+                    {
+                        producers.replay(h);
+                        let lso = producers
+                            .first_unstable_offset()
+                            .unwrap_or(h.last_offset() + 1);
+                        found.push((
+                            seg.base_offset,
+                            AbortedTxn {
+                                producer_id: m.producer_id,
+                                first_offset: first,
+                                last_offset: m.base_offset,
+                                last_stable_offset: lso,
+                            },
+                        ));
+                        return;
+                    }
+                    producers.replay(h);
+                })?;
+            }
+            for (base, e) in found {
+                if let Some(seg) = segments.get_mut(&base) {
+                    seg.insert_recovered_aborted(e)?;
+                }
             }
         }
         producers.set_map_end_offset(next_offset);
@@ -236,11 +279,28 @@ impl PartitionLog {
     }
 }
 
+/// Whether the control batch `h` at `pos` is an abort marker.
+fn is_abort_marker(seg: &Segment, pos: u64, h: &BatchHeader) -> bool {
+    seg.read_batch_at(pos, h.size())
+        .ok()
+        .and_then(|b| b.control_record().ok().flatten())
+        .is_some_and(|c| c.kind == kafka_protocol::records::ControlRecordKind::Abort)
+}
+
 /// Calls `f` with the header of every batch of `seg` whose last offset is `>= from`.
 pub(crate) fn scan_headers(
     seg: &Segment,
     from: i64,
     f: &mut dyn FnMut(&BatchHeader),
+) -> Result<(), LogError> {
+    scan_headers_at(seg, from, &mut |_, h| f(h))
+}
+
+/// As [`scan_headers`], with each batch's file position.
+pub(crate) fn scan_headers_at(
+    seg: &Segment,
+    from: i64,
+    f: &mut dyn FnMut(u64, &BatchHeader),
 ) -> Result<(), LogError> {
     let Some((mut pos, _)) = seg.find_batch(from)? else {
         return Ok(());
@@ -252,7 +312,7 @@ pub(crate) fn scan_headers(
                 seg.base_offset
             )));
         };
-        f(&h);
+        f(pos, &h);
         pos += h.size();
     }
     Ok(())

@@ -14,6 +14,7 @@ use kafka_protocol::records::RecordBatch;
 use super::LogError;
 use super::index::{OffsetIndex, remove_if_exists};
 use super::time_index::TimeIndex;
+use super::txn_index::{AbortedTxn, TxnIndex};
 
 /// Size of a v2 batch header (up to and including the record count).
 pub(crate) const HEADER_SIZE: usize = 61;
@@ -22,6 +23,9 @@ pub(crate) const LOG_OVERHEAD: usize = 12;
 
 const TRANSACTIONAL_BIT: i16 = 1 << 4;
 const CONTROL_BIT: i16 = 1 << 5;
+
+/// Suffix of the aborted-transaction index.
+pub(crate) const TXN_INDEX_SUFFIX: &str = ".txnindex";
 
 /// File name of a segment file: the base offset, 20 digits, and the suffix.
 pub(crate) fn file_name(base_offset: i64, suffix: &str) -> String {
@@ -216,6 +220,7 @@ pub(crate) struct Segment {
     size: u64,
     index: OffsetIndex,
     time_index: TimeIndex,
+    txn_index: TxnIndex,
     max_timestamp: i64,
     offset_of_max_timestamp: i64,
     next_offset: i64,
@@ -251,6 +256,8 @@ impl Segment {
             .open(&log)?;
         remove_if_exists(&idx)?;
         remove_if_exists(&tidx)?;
+        let txn_path = dir.join(file_name(base_offset, TXN_INDEX_SUFFIX));
+        remove_if_exists(&txn_path)?;
         Ok(Segment {
             base_offset,
             log_path: log,
@@ -258,6 +265,7 @@ impl Segment {
             size: 0,
             index: OffsetIndex::new(idx),
             time_index: TimeIndex::new(tidx),
+            txn_index: TxnIndex::new(txn_path),
             max_timestamp: -1,
             offset_of_max_timestamp: -1,
             next_offset: base_offset,
@@ -290,6 +298,7 @@ impl Segment {
             size,
             index: OffsetIndex::new(idx.clone()),
             time_index: TimeIndex::new(tidx.clone()),
+            txn_index: TxnIndex::load(dir.join(file_name(base_offset, TXN_INDEX_SUFFIX)))?,
             max_timestamp: -1,
             offset_of_max_timestamp: -1,
             next_offset: base_offset,
@@ -303,9 +312,11 @@ impl Segment {
                 (OffsetIndex::load(idx, size)?, TimeIndex::load(tidx)?)
             && seg.load_tail(index, time_index)?
         {
+            seg.txn_index.truncate_to(seg.next_offset)?;
             return Ok((seg, OpenReport { truncated_bytes: 0 }));
         }
         let truncated_bytes = seg.recover(index_interval, on_batch)?;
+        seg.txn_index.truncate_to(seg.next_offset)?;
         Ok((seg, OpenReport { truncated_bytes }))
     }
 
@@ -638,6 +649,9 @@ impl Segment {
         self.sync_log()?;
         self.index.persist(sync_indexes)?;
         self.time_index.persist(sync_indexes)?;
+        if sync_indexes {
+            self.txn_index.sync()?;
+        }
         Ok(())
     }
 
@@ -655,6 +669,7 @@ impl Segment {
         remove_if_exists(&self.log_path)?;
         self.index.delete_file()?;
         self.time_index.delete_file()?;
+        self.txn_index.delete_file()?;
         Ok(())
     }
 
@@ -663,6 +678,26 @@ impl Segment {
         self.index.delete_file()?;
         self.time_index.delete_file()?;
         Ok(())
+    }
+
+    /// Records a transaction aborted by a marker in this segment.
+    pub(crate) fn append_aborted(&mut self, e: AbortedTxn) -> Result<(), LogError> {
+        self.txn_index.append(e)
+    }
+
+    /// Adds an aborted transaction found while rebuilding state (no duplicate).
+    pub(crate) fn insert_recovered_aborted(&mut self, e: AbortedTxn) -> Result<(), LogError> {
+        self.txn_index.insert_recovered(e)
+    }
+
+    /// The aborted transactions of this segment overlapping `[from, upper)`.
+    pub(crate) fn collect_aborted(&self, from: i64, upper: i64, out: &mut Vec<AbortedTxn>) {
+        self.txn_index.collect(from, upper, out);
+    }
+
+    /// Every aborted transaction of this segment.
+    pub(crate) fn aborted(&self) -> &[AbortedTxn] {
+        self.txn_index.entries()
     }
 }
 

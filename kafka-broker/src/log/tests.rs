@@ -1034,3 +1034,173 @@ fn small_and_large_batches_in_one_append_keep_their_bytes() {
         assert_eq!(read_all(&log).len(), 6);
     }
 }
+
+fn txn_batch(pid: i64, epoch: i16, seq: i32, n: usize) -> Bytes {
+    let mut b = RecordBatchBuilder::new(0)
+        .producer(pid, epoch, seq)
+        .transactional(true);
+    for i in 0..n {
+        b.append(NOW + i as i64, Some(b"k"), Some(b"v"), &[])
+            .unwrap();
+    }
+    b.build().unwrap()
+}
+
+fn marker(pid: i64, epoch: i16, commit: bool) -> Bytes {
+    use kafka_protocol::records::{ControlRecord, ControlRecordKind};
+    let kind = if commit {
+        ControlRecordKind::Commit
+    } else {
+        ControlRecordKind::Abort
+    };
+    RecordBatchBuilder::control_batch(
+        0,
+        NOW,
+        0,
+        pid,
+        epoch,
+        ControlRecord {
+            kind,
+            coordinator_epoch: 0,
+        },
+    )
+    .unwrap()
+}
+
+/// Offsets of the data records (not markers) in `records`.
+fn data_offsets(records: Bytes) -> Vec<i64> {
+    let mut out = Vec::new();
+    for b in RecordBatches::new(records) {
+        let b = b.unwrap();
+        if b.is_control() {
+            continue;
+        }
+        for r in b.records() {
+            out.push(r.unwrap().offset);
+        }
+    }
+    out
+}
+
+#[test]
+fn last_stable_offset_and_aborted_index_survive_restarts_and_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), LogConfig::default());
+    // pid 1: 0..=1 aborted (marker 4); pid 2: 2..=3 committed (marker 5); pid 3 ongoing from 6.
+    log.append(txn_batch(1, 0, 0, 2), 0, NOW).unwrap();
+    assert_eq!(log.last_stable_offset(), 0);
+    log.append(txn_batch(2, 0, 0, 2), 0, NOW).unwrap();
+    assert!(
+        log.append(marker(1, 0, false), 0, NOW).is_err(),
+        "clients cannot write markers"
+    );
+    log.append_with_origin(marker(1, 0, false), 0, NOW, AppendOrigin::Coordinator)
+        .unwrap();
+    assert_eq!(log.last_stable_offset(), 2, "pid 2 still open");
+    log.append_with_origin(marker(2, 0, true), 0, NOW, AppendOrigin::Coordinator)
+        .unwrap();
+    assert_eq!(log.last_stable_offset(), 6);
+    log.append(txn_batch(3, 0, 0, 1), 0, NOW).unwrap();
+    log.append(simple(1, NOW), 0, NOW).unwrap();
+    assert_eq!((log.last_stable_offset(), log.high_watermark()), (6, 8));
+
+    let check = |log: &PartitionLog| {
+        let (r, aborted) = log.read_committed(0, 1 << 20, true).unwrap();
+        assert_eq!(r.last_stable_offset, 6);
+        // Everything below the LSO, nothing of the open transaction or after it.
+        assert_eq!(data_offsets(r.records), vec![0, 1, 2, 3]);
+        assert_eq!(
+            aborted,
+            vec![AbortedTxn {
+                producer_id: 1,
+                first_offset: 0,
+                last_offset: 4,
+                last_stable_offset: 2,
+            }]
+        );
+        // From after the aborted range: no aborted transaction overlaps.
+        let (_, later) = log.read_committed(5, 1 << 20, true).unwrap();
+        assert!(later.is_empty());
+        // At the LSO: nothing yet.
+        let (r, _) = log.read_committed(6, 1 << 20, true).unwrap();
+        assert!(r.records.is_empty());
+        // read_uncommitted still sees everything.
+        assert_eq!(
+            data_offsets(log.read(0, 1 << 20, true).unwrap().records),
+            vec![0, 1, 2, 3, 6, 7]
+        );
+    };
+    check(&log);
+    log.close().unwrap();
+    assert_eq!(log_files(dir.path(), ".txnindex").len(), 1);
+
+    // Clean restart.
+    let log = open(dir.path(), LogConfig::default());
+    check(&log);
+    drop(log); // a crash: no clean-shutdown marker
+
+    // Crash with the index lost: recovery rebuilds it from the markers.
+    for f in log_files(dir.path(), ".txnindex") {
+        fs::remove_file(f).unwrap();
+    }
+    for f in log_files(dir.path(), ".snapshot") {
+        fs::remove_file(f).unwrap();
+    }
+    let mut log = open(dir.path(), LogConfig::default());
+    check(&log);
+    assert_eq!(log.aborted_transactions().len(), 1);
+
+    // Completing the open transaction moves the LSO to the end.
+    log.append_with_origin(marker(3, 0, false), 0, NOW, AppendOrigin::Coordinator)
+        .unwrap();
+    assert_eq!(log.last_stable_offset(), log.high_watermark());
+    let (r, aborted) = log.read_committed(0, 1 << 20, true).unwrap();
+    assert_eq!(data_offsets(r.records), vec![0, 1, 2, 3, 6, 7]);
+    assert_eq!(aborted.len(), 2);
+    assert_eq!((aborted[1].producer_id, aborted[1].first_offset), (3, 6));
+
+    // Deleting the segments removes their index files.
+    log.delete_records_before(-1).unwrap();
+    log.maintain(NOW).unwrap();
+    assert!(log.aborted_transactions().is_empty());
+    assert!(log_files(dir.path(), ".txnindex").is_empty());
+}
+
+#[test]
+fn compaction_drops_aborted_transactional_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = LogConfig {
+        cleanup_policy: CleanupPolicy::Compact,
+        ..LogConfig::default()
+    };
+    let mut log = open(dir.path(), config);
+    let keyed =
+        |value: &[u8]| batch_with(Compression::None, NOW, &[(Some(b"k"), Some(value))], None);
+    log.append(keyed(b"committed"), 0, NOW).unwrap(); // 0
+    let mut b = RecordBatchBuilder::new(0)
+        .producer(9, 0, 0)
+        .transactional(true);
+    b.append(NOW, Some(b"k"), Some(b"aborted"), &[]).unwrap();
+    log.append(b.build().unwrap(), 0, NOW).unwrap(); // 1
+    log.append_with_origin(marker(9, 0, false), 0, NOW, AppendOrigin::Coordinator)
+        .unwrap(); // 2
+    let other = batch_with(
+        Compression::None,
+        NOW,
+        &[(Some(b"x"), Some(b"other"))],
+        None,
+    );
+    log.append(other, 0, NOW).unwrap(); // 3, another key
+    log.roll(NOW).unwrap();
+    let stats = log.compact(NOW).unwrap();
+    assert!(stats.segments_cleaned >= 1);
+    let mut values: Vec<Vec<u8>> = Vec::new();
+    for b in RecordBatches::new(log.read(0, 1 << 20, true).unwrap().records) {
+        let b = b.unwrap();
+        if !b.is_control() {
+            values.extend(b.records().map(|r| r.unwrap().value.unwrap().to_vec()));
+        }
+    }
+    // The aborted record neither survives nor displaces the committed one of its key.
+    assert_eq!(values, vec![b"committed".to_vec(), b"other".to_vec()]);
+}

@@ -23,6 +23,7 @@ import org.apache.kafka.clients.admin.DescribeClusterResult;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerGroupMetadata;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -33,6 +34,8 @@ import org.apache.kafka.clients.producer.RecordMetadata;
 import org.apache.kafka.common.Node;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.TopicPartitionInfo;
+import org.apache.kafka.common.errors.InvalidProducerEpochException;
+import org.apache.kafka.common.errors.ProducerFencedException;
 import org.apache.kafka.common.header.Header;
 import org.apache.kafka.common.header.internals.RecordHeader;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -200,6 +203,92 @@ public final class Peer {
         return "committed offsets sum to " + n + " (consumer.committed and admin)";
     }
 
+    static KafkaProducer<byte[], byte[]> txnProducer(String txnId) {
+        Properties p = base();
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        p.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, txnId);
+        p.put(ProducerConfig.DELIVERY_TIMEOUT_MS_CONFIG, 45000);
+        p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, 45000);
+        return new KafkaProducer<>(p);
+    }
+
+    /**
+     * Transactions (read_committed): after the plain records, one committed transaction of 10
+     * records with offsets sent to group G-txn, one aborted transaction of 5 records, then a
+     * second producer with the same transactional.id fences the first. A read_committed
+     * consumer sees the N plain and the 10 committed records only; G-txn's offset is committed.
+     */
+    static String transactions(Admin admin) throws Exception {
+        String txnId = topic + "-txn";
+        String g = group + "-txn";
+        TopicPartition tp0 = new TopicPartition(topic, 0);
+        try (KafkaProducer<byte[], byte[]> prod = txnProducer(txnId)) {
+            prod.initTransactions();
+            prod.beginTransaction();
+            for (int i = 0; i < 10; i++)
+                prod.send(new ProducerRecord<>(topic, i % PARTITIONS, b("txn-key-" + i), b("txn-commit-" + i)));
+            prod.sendOffsetsToTransaction(Map.of(tp0, new OffsetAndMetadata(42)), new ConsumerGroupMetadata(g));
+            prod.commitTransaction();
+            prod.beginTransaction();
+            for (int i = 0; i < 5; i++)
+                prod.send(new ProducerRecord<>(topic, i % PARTITIONS, b("txn-key-" + i), b("txn-abort-" + i)));
+            prod.flush();
+            prod.abortTransaction();
+            // A second instance with the same transactional.id fences this one.
+            try (KafkaProducer<byte[], byte[]> other = txnProducer(txnId)) {
+                other.initTransactions();
+                boolean fenced = false;
+                try {
+                    prod.beginTransaction();
+                    prod.send(new ProducerRecord<>(topic, 0, b("zombie"), b("txn-zombie"))).get(30, TimeUnit.SECONDS);
+                    prod.commitTransaction();
+                } catch (ProducerFencedException | InvalidProducerEpochException e) {
+                    fenced = true;
+                } catch (java.util.concurrent.ExecutionException e) {
+                    // Transaction version 1 (AddPartitionsToTxn) fences with PRODUCER_FENCED;
+                    // version 2 (partitions added by Produce) with INVALID_PRODUCER_EPOCH.
+                    fenced = e.getCause() instanceof ProducerFencedException
+                            || e.getCause() instanceof InvalidProducerEpochException;
+                    if (!fenced) throw e;
+                }
+                if (!fenced) throw new AssertionError("the old producer was not fenced");
+            }
+        }
+        OffsetAndMetadata om = admin.listConsumerGroupOffsets(g).partitionsToOffsetAndMetadata()
+                .get(30, TimeUnit.SECONDS).get(tp0);
+        long committed = om == null ? -1 : om.offset();
+        if (committed != 42) throw new AssertionError("transactional offset of " + g + " is " + committed + ", want 42");
+        Properties p = base();
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(p)) {
+            List<TopicPartition> tps = partitions(admin);
+            c.assign(tps);
+            c.seekToBeginning(tps);
+            Map<TopicPartition, Long> end = c.endOffsets(tps, Duration.ofSeconds(30));
+            List<ConsumerRecord<byte[], byte[]>> got = new ArrayList<>();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(45);
+            while (System.nanoTime() < deadline) {
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(500))) got.add(r);
+                boolean atEnd = true;
+                for (TopicPartition tp : tps) atEnd &= c.position(tp) >= end.get(tp);
+                if (atEnd) break;
+            }
+            int commits = 0, plain = 0;
+            for (ConsumerRecord<byte[], byte[]> r : got) {
+                String v = s(r.value());
+                if (v.startsWith("txn-commit-")) commits++;
+                else if (v.startsWith("txn-")) throw new AssertionError("read_committed returned " + v);
+                else plain++;
+            }
+            if (commits != 10 || plain != n)
+                throw new AssertionError("read_committed: " + commits + " committed and " + plain + " plain records, want 10 and " + n);
+        }
+        return "commit (10 records + offset 42 for " + g + "), abort (5 records), fencing; read_committed sees " + n + " plain + 10 committed";
+    }
+
     @SuppressWarnings("unchecked")
     public static void main(String[] args) throws Exception {
         for (int i = 0; i + 1 < args.length; i += 2) {
@@ -291,8 +380,9 @@ public final class Peer {
                         if (keep2[0] != null) keep2[0].close(Duration.ofSeconds(5));
                     }
                 });
+                runCase("transactions", () -> transactions(admin));
             } else {
-                for (String c : List.of("consume", "group_consume", "committed_offset", "group_consume_kip848"))
+                for (String c : List.of("consume", "group_consume", "committed_offset", "group_consume_kip848", "transactions"))
                     emit(c, false, "not run: produce failed");
             }
 
