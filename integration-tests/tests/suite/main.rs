@@ -19,6 +19,7 @@ mod admin;
 mod client;
 mod common;
 mod consumer;
+mod consumer848;
 mod groups;
 mod producer;
 mod protocol;
@@ -52,6 +53,7 @@ fn cases() -> Vec<Case> {
     v.extend_from_slice(client::CASES);
     v.extend_from_slice(admin::CASES);
     v.extend_from_slice(consumer::CASES);
+    v.extend_from_slice(consumer848::CASES);
     v.extend_from_slice(producer::CASES);
     v.extend_from_slice(groups::CASES);
     v
