@@ -46,6 +46,14 @@ pub(crate) const CASES: &[crate::Case] = &[
         static_member_restart_gets_its_partitions_back,
     ),
     ("consumer848::subscribe_pattern", subscribe_pattern),
+    (
+        "consumer848::poll_interval_exceeded_loses_then_rejoins",
+        poll_interval_exceeded_loses_then_rejoins,
+    ),
+    (
+        "consumer848::fatal_errors_surface_from_poll",
+        fatal_errors_surface_from_poll,
+    ),
 ];
 
 /// How long a group may take to settle (the coordinator's heartbeat interval is 5 s by default
@@ -545,6 +553,119 @@ fn subscribe_pattern(ctx: &Ctx) {
         assert_eq!(topics, [t1.clone(), t2.clone()].into());
         assert!(!topics.contains(&other));
         wait_consumed(&[&m], 9).await;
+        // A matching topic created now joins the subscription.
+        let t3 = topic_with_data(&client, &format!("{base}-y"), 1, 3).await;
+        wait_balanced(&[&m], 4, &[4]).await;
+        assert!(m.assignment().contains(&TopicPartition::new(&t3, 0)));
+        wait_consumed(&[&m], 12).await;
         m.stop().await;
+    });
+}
+
+fn poll_interval_exceeded_loses_then_rejoins(ctx: &Ctx) {
+    crate::require_api(ctx, ApiKey::ConsumerGroupHeartbeat);
+    rt().block_on(async {
+        let client = connect(ctx).await;
+        let topic = topic_with_data(&client, "it848-stale", 2, 5).await;
+        let group = unique_topic("it848-g");
+        let own = Ownership::default();
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let cfg = config(ctx, &group)
+            .max_poll_interval(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        let mut c = Consumer::new(cfg).await.unwrap();
+        c.set_rebalance_listener(Listener {
+            idx: 0,
+            own: own.clone(),
+            calls: calls.clone(),
+        });
+        c.subscribe([topic.as_str()]).await.unwrap();
+        let end = Instant::now() + SETTLE;
+        while c.assignment().len() < 2 {
+            assert!(Instant::now() < end, "never assigned");
+            c.poll(Duration::from_millis(100)).await.unwrap();
+        }
+        let (_, epoch) = c.group_metadata().unwrap();
+        assert!(epoch > 0);
+        // No poll for longer than max.poll.interval.ms: the member leaves in the background.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let (_, left) = c.group_metadata().unwrap();
+        assert!(left < 0, "left the group with epoch -1: {left}");
+        // The next poll releases the partitions as lost and rejoins.
+        c.poll(Duration::from_millis(10)).await.unwrap();
+        assert_eq!(
+            calls.lock().unwrap().get(1).map(String::as_str),
+            Some("lost 2"),
+            "{:?}",
+            calls.lock().unwrap()
+        );
+        let end = Instant::now() + SETTLE;
+        while c.assignment().len() < 2 {
+            assert!(Instant::now() < end, "never reassigned");
+            c.poll(Duration::from_millis(100)).await.unwrap();
+        }
+        assert_eq!(
+            calls.lock().unwrap().last().map(String::as_str),
+            Some("assigned 2")
+        );
+        c.close().await.unwrap();
+        assert!(own.violations().is_empty(), "{:?}", own.violations());
+    });
+}
+
+async fn poll_until_error(c: &mut Consumer) -> kafka_consumer::Error {
+    let end = Instant::now() + SETTLE;
+    loop {
+        assert!(Instant::now() < end, "no error within {SETTLE:?}");
+        if let Err(e) = c.poll(Duration::from_millis(100)).await {
+            return e;
+        }
+    }
+}
+
+fn fatal_errors_surface_from_poll(ctx: &Ctx) {
+    crate::require_api(ctx, ApiKey::ConsumerGroupHeartbeat);
+    rt().block_on(async {
+        let client = connect(ctx).await;
+        let topic = topic_with_data(&client, "it848-fatal", 1, 1).await;
+        // An assignor the coordinator does not have.
+        let group = unique_topic("it848-g");
+        let cfg = config(ctx, &group)
+            .group_remote_assignor("no-such-assignor")
+            .build()
+            .unwrap();
+        let mut c = Consumer::new(cfg).await.unwrap();
+        c.subscribe([topic.as_str()]).await.unwrap();
+        let e = poll_until_error(&mut c).await;
+        assert_eq!(e.error_code(), Some(ErrorCode::UnsupportedAssignor), "{e}");
+        assert!(
+            c.poll(Duration::from_millis(10)).await.is_err(),
+            "it stays failed"
+        );
+        c.close().await.unwrap();
+        // A second live consumer with the same group.instance.id.
+        let group = unique_topic("it848-g");
+        let cfg = || {
+            config(ctx, &group)
+                .group_instance_id("same")
+                .build()
+                .unwrap()
+        };
+        let mut first = Consumer::new(cfg()).await.unwrap();
+        first.subscribe([topic.as_str()]).await.unwrap();
+        let end = Instant::now() + SETTLE;
+        while first.assignment().is_empty() {
+            assert!(Instant::now() < end, "first never assigned");
+            first.poll(Duration::from_millis(100)).await.unwrap();
+        }
+        let mut second = Consumer::new(cfg()).await.unwrap();
+        second.subscribe([topic.as_str()]).await.unwrap();
+        let e = poll_until_error(&mut second).await;
+        assert_eq!(e.error_code(), Some(ErrorCode::UnreleasedInstanceId), "{e}");
+        assert!(second.assignment().is_empty());
+        second.close().await.unwrap();
+        first.poll(Duration::from_millis(10)).await.unwrap();
+        first.close().await.unwrap();
     });
 }
