@@ -26,7 +26,10 @@ pub enum GroupProtocol {
     /// JoinGroup / SyncGroup / Heartbeat with client-side assignors (the default).
     #[default]
     Classic,
-    /// KIP-848: ConsumerGroupHeartbeat with server-side assignment.
+    /// KIP-848: ConsumerGroupHeartbeat with server-side assignment (the coordinator's
+    /// assignor, chosen with `group.remote.assignor`), incremental reconciliation.
+    /// `session.timeout.ms`, `heartbeat.interval.ms` and `partition.assignment.strategy` do
+    /// not apply: the broker's `group.consumer.*` settings decide.
     Consumer,
 }
 
@@ -137,11 +140,13 @@ pub struct ConsumerConfig {
     pub group_id: Option<String>,
     /// `group.instance.id`: makes the member static (KIP-345).
     pub group_instance_id: Option<String>,
-    /// `group.protocol` (classic).
+    /// `group.protocol` (classic; `consumer` for KIP-848).
     pub group_protocol: GroupProtocol,
-    /// `group.remote.assignor` for `group.protocol=consumer` (None: the broker's default).
+    /// `group.remote.assignor` for `group.protocol=consumer`: the server-side assignor
+    /// (`uniform`, `range`; None: the broker's default).
     pub group_remote_assignor: Option<String>,
-    /// `partition.assignment.strategy`, preferred first (range, cooperative-sticky).
+    /// `partition.assignment.strategy`, preferred first (range, cooperative-sticky); classic
+    /// protocol only.
     pub assignors: Vec<Arc<dyn ConsumerPartitionAssignor>>,
     /// `enable.auto.commit` (true when a group id is set).
     pub enable_auto_commit: bool,
@@ -149,11 +154,13 @@ pub struct ConsumerConfig {
     pub auto_commit_interval: Duration,
     /// `auto.offset.reset` (latest).
     pub auto_offset_reset: AutoOffsetReset,
-    /// `session.timeout.ms` (45 s).
+    /// `session.timeout.ms` (45 s; classic protocol only).
     pub session_timeout: Duration,
-    /// `heartbeat.interval.ms` (3 s).
+    /// `heartbeat.interval.ms` (3 s; classic protocol only — KIP-848 members heartbeat at the
+    /// interval the coordinator returns).
     pub heartbeat_interval: Duration,
     /// `max.poll.interval.ms` (5 min): a member that does not poll within it leaves the group.
+    /// Also the rebalance timeout sent with JoinGroup / ConsumerGroupHeartbeat.
     pub max_poll_interval: Duration,
     /// `max.poll.records` (500).
     pub max_poll_records: usize,

@@ -232,7 +232,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     }
 
     /// Subscribes to every topic whose whole name matches `pattern` (the `regex` crate's
-    /// syntax), re-evaluated as topics come and go.
+    /// syntax), re-evaluated as topics come and go. With `group.protocol=consumer` the
+    /// coordinator resolves it (SubscribedTopicRegex, RE2 syntax) when it serves
+    /// ConsumerGroupHeartbeat v1; with v0 it is resolved here.
     ///
     /// Cancel safe.
     pub async fn subscribe_pattern(&mut self, pattern: &str) -> Result<()> {
@@ -1246,7 +1248,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
 
     /// Closes the consumer: commits consumed offsets (with auto commit), revokes partitions
     /// (listener called), leaves the group (dynamic members; static members stay until their
-    /// session times out, as in Java) and stops the background tasks.
+    /// session times out, as in Java — with `group.protocol=consumer` they send the epoch -2
+    /// heartbeat that keeps their partitions for their next incarnation) and stops the
+    /// background tasks.
     ///
     /// Cancel safe: dropping the future part-way still stops the background tasks when the
     /// consumer is dropped.
