@@ -144,19 +144,17 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         let client = Client::connect(cfg.client.clone()).await?;
         let shared = Arc::new(Shared::default());
         let fetch_task = tokio::spawn(fetcher::run(shared.clone(), client.clone(), cfg.clone()));
-        let group = cfg
-            .group_id
-            .as_ref()
-            .filter(|_| kip848.is_none())
-            .map(|_| GroupState {
-                membership: Arc::new(std::sync::Mutex::new(Membership::new())),
-                heartbeat: None,
-                owned: BTreeSet::new(),
-                protocol: group::rebalance_protocol(&cfg.assignors),
-                joined_topics: BTreeSet::new(),
-                previous: None,
-                next_pattern_check: Instant::now(),
-            });
+        let group = cfg.group_id.as_ref().map(|_| GroupState {
+            membership: Arc::new(std::sync::Mutex::new(Membership::new())),
+            heartbeat: None,
+            owned: BTreeSet::new(),
+            protocol: group::rebalance_protocol(&cfg.assignors),
+            joined_topics: BTreeSet::new(),
+            previous: None,
+            next_pattern_check: Instant::now(),
+        });
+        // The classic membership is not used with group.protocol=consumer.
+        let group = group.filter(|_| kip848.is_none());
         Ok(Consumer {
             next_auto_commit: Instant::now() + cfg.auto_commit_interval,
             client,
