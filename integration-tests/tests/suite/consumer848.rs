@@ -200,6 +200,8 @@ struct Member {
     consumed: Arc<Mutex<Vec<(String, i32, i64)>>>,
     calls: Arc<Mutex<Vec<String>>>,
     member: Arc<Mutex<Option<(String, i32)>>>,
+    /// Positions (for failure messages).
+    positions: Arc<Mutex<BTreeMap<TopicPartition, i64>>>,
     stop: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -225,11 +227,13 @@ impl Member {
         let assignment = Arc::new(Mutex::new(BTreeSet::new()));
         let consumed = Arc::new(Mutex::new(Vec::new()));
         let member = Arc::new(Mutex::new(None));
+        let positions = Arc::new(Mutex::new(BTreeMap::new()));
         let stop = Arc::new(AtomicBool::new(false));
-        let (a, cons, m, s) = (
+        let (a, cons, m, pos, s) = (
             assignment.clone(),
             consumed.clone(),
             member.clone(),
+            positions.clone(),
             stop.clone(),
         );
         let task = tokio::spawn(async move {
@@ -241,6 +245,11 @@ impl Member {
                 );
                 *a.lock().unwrap() = c.assignment();
                 *m.lock().unwrap() = c.group_metadata();
+                *pos.lock().unwrap() = c
+                    .consumed_offsets()
+                    .into_iter()
+                    .map(|(tp, o)| (tp, o.offset))
+                    .collect();
             }
             c.close().await.unwrap();
         });
@@ -249,6 +258,7 @@ impl Member {
             consumed,
             calls,
             member,
+            positions,
             stop,
             task,
         }
@@ -302,8 +312,13 @@ async fn wait_consumed(members: &[&Member], n: usize) {
         }
         assert!(
             Instant::now() < end,
-            "{} of {n} records consumed",
-            all.len()
+            "{} of {n} records consumed; assignments {:?}, positions {:?}",
+            all.len(),
+            members.iter().map(|m| m.assignment()).collect::<Vec<_>>(),
+            members
+                .iter()
+                .map(|m| m.positions.lock().unwrap().clone())
+                .collect::<Vec<_>>()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
