@@ -386,6 +386,13 @@ impl ConsumerConfig {
                 "fetch.max.bytes and max.partition.fetch.bytes must be positive",
             ));
         }
+        if self.group_protocol == GroupProtocol::Classic && self.group_remote_assignor.is_some() {
+            // As Java's ConsumerConfig: the server-side assignor only exists for KIP-848.
+            return Err(Error::config(
+                "group.remote.assignor",
+                "cannot be set when group.protocol=classic",
+            ));
+        }
         if self.group_instance_id.is_some() && self.group_id.is_none() {
             return Err(Error::config("group.instance.id", "needs group.id"));
         }
@@ -475,7 +482,7 @@ impl ConsumerConfigBuilder {
         self
     }
 
-    /// `group.remote.assignor` (KIP-848 only).
+    /// `group.remote.assignor` (KIP-848 only: `build` refuses it with `group.protocol=classic`).
     pub fn group_remote_assignor(mut self, name: impl Into<String>) -> Self {
         self.cfg.group_remote_assignor = Some(name.into());
         self
@@ -607,6 +614,7 @@ mod tests {
             ("enable.auto.commit", "true", "enable.auto.commit"),
             ("group.instance.id", "x", "group.instance.id"),
             ("heartbeat.interval.ms", "60000", "heartbeat.interval.ms"),
+            ("group.remote.assignor", "uniform", "group.remote.assignor"),
         ];
         for (k, v, named) in cases {
             let err = ConsumerConfig::from_properties([("bootstrap.servers", "a:1"), (k, v)])
