@@ -743,7 +743,13 @@ pub(crate) async fn commit_retrying(
             who.member_id = id;
             who.generation = epoch;
         }
-        let r = offsets::commit(client, &who, offsets_, deadline - Instant::now()).await;
+        let r = offsets::commit(
+            client,
+            &who,
+            offsets_,
+            deadline.saturating_duration_since(Instant::now()),
+        )
+        .await;
         match r {
             Err(Error::CommitFailed(m)) if member().is_some() && Instant::now() < deadline => {
                 attempt += 1;
