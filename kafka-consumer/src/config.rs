@@ -26,7 +26,10 @@ pub enum GroupProtocol {
     /// JoinGroup / SyncGroup / Heartbeat with client-side assignors (the default).
     #[default]
     Classic,
-    /// KIP-848: ConsumerGroupHeartbeat with server-side assignment.
+    /// KIP-848: ConsumerGroupHeartbeat with server-side assignment (the coordinator's
+    /// assignor, chosen with `group.remote.assignor`), incremental reconciliation.
+    /// `session.timeout.ms`, `heartbeat.interval.ms` and `partition.assignment.strategy` do
+    /// not apply: the broker's `group.consumer.*` settings decide.
     Consumer,
 }
 
@@ -137,11 +140,13 @@ pub struct ConsumerConfig {
     pub group_id: Option<String>,
     /// `group.instance.id`: makes the member static (KIP-345).
     pub group_instance_id: Option<String>,
-    /// `group.protocol` (classic).
+    /// `group.protocol` (classic; `consumer` for KIP-848).
     pub group_protocol: GroupProtocol,
-    /// `group.remote.assignor` for `group.protocol=consumer` (None: the broker's default).
+    /// `group.remote.assignor` for `group.protocol=consumer`: the server-side assignor
+    /// (`uniform`, `range`; None: the broker's default).
     pub group_remote_assignor: Option<String>,
-    /// `partition.assignment.strategy`, preferred first (range, cooperative-sticky).
+    /// `partition.assignment.strategy`, preferred first (range, cooperative-sticky); classic
+    /// protocol only.
     pub assignors: Vec<Arc<dyn ConsumerPartitionAssignor>>,
     /// `enable.auto.commit` (true when a group id is set).
     pub enable_auto_commit: bool,
@@ -149,11 +154,13 @@ pub struct ConsumerConfig {
     pub auto_commit_interval: Duration,
     /// `auto.offset.reset` (latest).
     pub auto_offset_reset: AutoOffsetReset,
-    /// `session.timeout.ms` (45 s).
+    /// `session.timeout.ms` (45 s; classic protocol only).
     pub session_timeout: Duration,
-    /// `heartbeat.interval.ms` (3 s).
+    /// `heartbeat.interval.ms` (3 s; classic protocol only — KIP-848 members heartbeat at the
+    /// interval the coordinator returns).
     pub heartbeat_interval: Duration,
     /// `max.poll.interval.ms` (5 min): a member that does not poll within it leaves the group.
+    /// Also the rebalance timeout sent with JoinGroup / ConsumerGroupHeartbeat.
     pub max_poll_interval: Duration,
     /// `max.poll.records` (500).
     pub max_poll_records: usize,
@@ -379,6 +386,13 @@ impl ConsumerConfig {
                 "fetch.max.bytes and max.partition.fetch.bytes must be positive",
             ));
         }
+        if self.group_protocol == GroupProtocol::Classic && self.group_remote_assignor.is_some() {
+            // As Java's ConsumerConfig: the server-side assignor only exists for KIP-848.
+            return Err(Error::config(
+                "group.remote.assignor",
+                "cannot be set when group.protocol=classic",
+            ));
+        }
         if self.group_instance_id.is_some() && self.group_id.is_none() {
             return Err(Error::config("group.instance.id", "needs group.id"));
         }
@@ -468,7 +482,7 @@ impl ConsumerConfigBuilder {
         self
     }
 
-    /// `group.remote.assignor` (KIP-848 only).
+    /// `group.remote.assignor` (KIP-848 only: `build` refuses it with `group.protocol=classic`).
     pub fn group_remote_assignor(mut self, name: impl Into<String>) -> Self {
         self.cfg.group_remote_assignor = Some(name.into());
         self
@@ -600,6 +614,7 @@ mod tests {
             ("enable.auto.commit", "true", "enable.auto.commit"),
             ("group.instance.id", "x", "group.instance.id"),
             ("heartbeat.interval.ms", "60000", "heartbeat.interval.ms"),
+            ("group.remote.assignor", "uniform", "group.remote.assignor"),
         ];
         for (k, v, named) in cases {
             let err = ConsumerConfig::from_properties([("bootstrap.servers", "a:1"), (k, v)])

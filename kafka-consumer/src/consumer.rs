@@ -25,6 +25,11 @@ use crate::record::{
 };
 use crate::state::{PartitionState, Pending, RawRecord};
 
+// KIP-848 (`group.protocol=consumer`) membership: a child module so that it can extend
+// `Consumer` with the poll-side reconciliation.
+#[path = "group_consumer.rs"]
+mod group_consumer;
+
 #[derive(Debug, Clone)]
 enum Subscription {
     None,
@@ -88,6 +93,8 @@ pub struct Consumer<K = Option<Bytes>, V = Option<Bytes>> {
     listener: Box<dyn ConsumerRebalanceListener>,
     subscription: Subscription,
     group: Option<GroupState>,
+    /// KIP-848 membership (`group.protocol=consumer`); `group` is None then.
+    kip848: Option<group_consumer::Kip848>,
     next_auto_commit: Instant,
     closed: bool,
 }
@@ -130,12 +137,10 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         value: impl Deserializer<V> + 'static,
     ) -> Result<Self> {
         cfg.validate()?;
-        if cfg.group_protocol == GroupProtocol::Consumer {
-            return Err(Error::config(
-                "group.protocol",
-                "group.protocol=consumer (KIP-848) is not implemented yet; use classic",
-            ));
-        }
+        let kip848 = match (&cfg.group_id, cfg.group_protocol) {
+            (Some(g), GroupProtocol::Consumer) => Some(group_consumer::Kip848::new(&cfg, g)),
+            _ => None,
+        };
         let client = Client::connect(cfg.client.clone()).await?;
         let shared = Arc::new(Shared::default());
         let fetch_task = tokio::spawn(fetcher::run(shared.clone(), client.clone(), cfg.clone()));
@@ -148,6 +153,8 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             previous: None,
             next_pattern_check: Instant::now(),
         });
+        // The classic membership is not used with group.protocol=consumer.
+        let group = group.filter(|_| kip848.is_none());
         Ok(Consumer {
             next_auto_commit: Instant::now() + cfg.auto_commit_interval,
             client,
@@ -160,6 +167,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             listener: Box::new(NoopListener),
             subscription: Subscription::None,
             group,
+            kip848,
             closed: false,
         })
     }
@@ -202,7 +210,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         S: Into<String>,
     {
         self.check_open()?;
-        if self.group.is_none() {
+        if self.group.is_none() && self.kip848.is_none() {
             return Err(Error::NoGroup("subscribe"));
         }
         if matches!(self.subscription, Subscription::Assigned) {
@@ -217,16 +225,19 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         self.client.refresh_metadata(topics.iter().cloned()).await?;
         self.subscription = Subscription::Topics(topics);
         self.request_rejoin();
+        self.kip848_subscribe(None);
         Ok(())
     }
 
     /// Subscribes to every topic whose whole name matches `pattern` (the `regex` crate's
-    /// syntax), re-evaluated as topics come and go.
+    /// syntax), re-evaluated as topics come and go. With `group.protocol=consumer` the
+    /// coordinator resolves it (SubscribedTopicRegex, RE2 syntax) when it serves
+    /// ConsumerGroupHeartbeat v1; with v0 it is resolved here.
     ///
     /// Cancel safe.
     pub async fn subscribe_pattern(&mut self, pattern: &str) -> Result<()> {
         self.check_open()?;
-        if self.group.is_none() {
+        if self.group.is_none() && self.kip848.is_none() {
             return Err(Error::NoGroup("subscribe_pattern"));
         }
         if matches!(self.subscription, Subscription::Assigned) {
@@ -239,6 +250,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         self.client.refresh_all_metadata().await?;
         self.subscription = Subscription::Pattern(re);
         self.request_rejoin();
+        self.kip848_subscribe(Some(pattern));
         Ok(())
     }
 
@@ -318,17 +330,24 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     pub fn subscription(&self) -> BTreeSet<String> {
         match &self.subscription {
             Subscription::Topics(t) => t.clone(),
-            Subscription::Pattern(_) => self
-                .group
-                .as_ref()
-                .map(|g| g.joined_topics.clone())
-                .unwrap_or_default(),
+            Subscription::Pattern(_) => match self.kip848_subscription() {
+                Some(t) => t,
+                None => self
+                    .group
+                    .as_ref()
+                    .map(|g| g.joined_topics.clone())
+                    .unwrap_or_default(),
+            },
             _ => BTreeSet::new(),
         }
     }
 
-    /// The member id and generation of the last successful join (None outside a group).
+    /// The member id and generation of the last successful join (None outside a group); with
+    /// `group.protocol=consumer`, the member id and the current member epoch.
     pub fn group_metadata(&self) -> Option<(String, i32)> {
+        if self.kip848.is_some() {
+            return self.kip848_metadata();
+        }
         self.group.as_ref().map(|g| {
             let m = group::lock(&g.membership);
             (m.member_id.clone(), m.generation)
@@ -374,6 +393,13 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                 )
             {
                 self.ensure_group().await?;
+            } else if self.kip848.is_some()
+                && matches!(
+                    self.subscription,
+                    Subscription::Topics(_) | Subscription::Pattern(_)
+                )
+            {
+                self.kip848_poll().await?;
             }
             self.maybe_auto_commit();
             self.update_positions().await?;
@@ -544,9 +570,11 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         let mut resets = resets;
         if !committed.is_empty() {
             let group_id = self.cfg.group_id.clone().unwrap_or_default();
+            let member = self.kip848.as_ref().map(|k| k.member_fn());
             let found = offsets::fetch_committed(
                 &self.client,
                 &group_id,
+                member.as_ref(),
                 &committed,
                 self.cfg.client.default_api_timeout,
             )
@@ -740,7 +768,10 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                 let m = group::lock(&g.membership);
                 (m.member_id.clone(), m.generation)
             }
-            _ => (String::new(), -1),
+            _ => match self.kip848.as_ref().and_then(|k| (k.member_fn())()) {
+                Some(m) => m,
+                None => (String::new(), -1),
+            },
         };
         Ok(Committer {
             group_id,
@@ -796,13 +827,14 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     ) -> Result<()> {
         self.check_open()?;
         let who = self.committer()?;
-        let r = offsets::commit(
-            &self.client,
-            &who,
-            &offsets,
-            self.cfg.client.default_api_timeout,
-        )
-        .await;
+        let timeout = self.cfg.client.default_api_timeout;
+        let r = match self.kip848.as_ref().map(|k| k.member_fn()) {
+            Some(member) => {
+                group_consumer::commit_retrying(&self.client, &who, &member, &offsets, timeout)
+                    .await
+            }
+            None => offsets::commit(&self.client, &who, &offsets, timeout).await,
+        };
         self.after_commit(&r, &offsets);
         r
     }
@@ -912,9 +944,11 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             .as_deref()
             .ok_or(Error::NoGroup("committed"))?;
         let set: BTreeSet<TopicPartition> = tps.iter().cloned().collect();
+        let member = self.kip848.as_ref().map(|k| k.member_fn());
         offsets::fetch_committed(
             &self.client,
             group_id,
+            member.as_ref(),
             &set,
             self.cfg.client.default_api_timeout,
         )
@@ -1191,6 +1225,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     }
 
     async fn leave_group(&mut self, reason: &str) {
+        if self.kip848.is_some() {
+            return self.kip848_leave().await;
+        }
         let Some(g) = self.group.as_ref() else { return };
         let joined = group::lock(&g.membership).generation >= 0;
         if joined {
@@ -1224,7 +1261,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
 
     /// Closes the consumer: commits consumed offsets (with auto commit), revokes partitions
     /// (listener called), leaves the group (dynamic members; static members stay until their
-    /// session times out, as in Java) and stops the background tasks.
+    /// session times out, as in Java — with `group.protocol=consumer` they send the epoch -2
+    /// heartbeat that keeps their partitions for their next incarnation) and stops the
+    /// background tasks.
     ///
     /// Cancel safe: dropping the future part-way still stops the background tasks when the
     /// consumer is dropped.
@@ -1252,6 +1291,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                 h.abort();
             }
         }
+        if let Some(k) = &mut self.kip848 {
+            k.stop();
+        }
     }
 }
 
@@ -1264,6 +1306,9 @@ impl<K, V> Drop for Consumer<K, V> {
             if let Some(h) = g.heartbeat.take() {
                 h.abort();
             }
+        }
+        if let Some(k) = &mut self.kip848 {
+            k.stop();
         }
     }
 }

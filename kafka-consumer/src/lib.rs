@@ -12,6 +12,17 @@
 //!   the leader running an [`assignor`], heartbeats in a background task, `max.poll.interval.ms`
 //!   enforced, eager and cooperative rebalancing, static membership).
 //!   [`ConsumerRebalanceListener`] and [`ConsumerInterceptor`] hook into it.
+//! - The KIP-848 consumer group protocol with `group.protocol=consumer`
+//!   ([`GroupProtocol::Consumer`]), as Java's `AsyncKafkaConsumer`: the coordinator assigns
+//!   (`group.remote.assignor` picks its assignor), a background task sends
+//!   ConsumerGroupHeartbeat, and `poll` reconciles incrementally — revoked partitions are
+//!   committed (auto commit) and passed to `on_partitions_revoked` before the next heartbeat
+//!   reports them released, and only then can another member get them. Fencing calls
+//!   `on_partitions_lost` and rejoins; fatal coordinator answers (UNRELEASED_INSTANCE_ID,
+//!   GROUP_MAX_SIZE_REACHED, UNSUPPORTED_ASSIGNOR, ...) are [`Error::Group`] from `poll`.
+//!   Commits and offset fetches carry the member id and epoch. `session.timeout.ms`,
+//!   `heartbeat.interval.ms` and `partition.assignment.strategy` do not apply (the broker's
+//!   `group.consumer.*` settings do).
 //! - The fetcher: one Fetch in flight per broker for all partitions it leads, up to two
 //!   responses buffered per partition ahead of `poll`, records decoded lazily as zero-copy
 //!   slices, control records hidden, aborted transactions dropped in `read_committed`,
@@ -38,6 +49,28 @@
 //! # Ok(()) }
 //! ```
 //!
+//! The same consumer with the KIP-848 protocol:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), kafka_consumer::Error> {
+//! use std::time::Duration;
+//! use kafka_consumer::{Consumer, ConsumerConfig, GroupProtocol};
+//!
+//! let cfg = ConsumerConfig::from_properties([
+//!     ("bootstrap.servers", "localhost:9092"),
+//!     ("group.id", "billing"),
+//!     ("group.protocol", "consumer"),
+//!     ("group.remote.assignor", "uniform"),
+//! ])?;
+//! assert_eq!(cfg.group_protocol, GroupProtocol::Consumer);
+//! let mut consumer = Consumer::new(cfg).await?;
+//! consumer.subscribe_pattern("orders-.*").await?;
+//! let records = consumer.poll(Duration::from_secs(1)).await?;
+//! println!("{} records; member {:?}", records.len(), consumer.group_metadata());
+//! consumer.close().await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Observability
 //!
 //! `tracing` events for joins, rebalances, resets and errors; through the `metrics` facade:
@@ -47,8 +80,7 @@
 //!
 //! # Not yet
 //!
-//! `group.protocol=consumer` (KIP-848) is rejected at construction; fetch sessions (KIP-227)
-//! are not used (every Fetch is a full, sessionless request); no offset validation against
+//! Fetch sessions (KIP-227) are not used (every Fetch is a full, sessionless request); no offset validation against
 //! leader epochs after leader changes (KIP-320).
 
 pub mod assignor;

@@ -31,6 +31,10 @@ pub(crate) struct Committer {
     pub(crate) instance_id: Option<String>,
 }
 
+/// Gives the current KIP-848 member id and epoch (None outside the group): OffsetFetch v9+
+/// carries them, and retries with the latest ones after STALE_MEMBER_EPOCH.
+pub(crate) type MemberFn = Box<dyn Fn() -> Option<(String, i32)> + Send + Sync>;
+
 fn topic_id(client: &Client, topic: &str) -> Uuid {
     client
         .metadata()
@@ -151,10 +155,46 @@ pub(crate) async fn commit(
     Ok(())
 }
 
-/// The committed offsets of `tps` (None where nothing is committed).
+/// The committed offsets of `tps` (None where nothing is committed). A KIP-848 `member` sends
+/// its id and epoch (OffsetFetch v9+); STALE_MEMBER_EPOCH and UNKNOWN_MEMBER_ID are retried
+/// with the member's latest epoch while it is in the group, until `timeout`.
 pub(crate) async fn fetch_committed(
     client: &Client,
     group_id: &str,
+    member: Option<&MemberFn>,
+    tps: &BTreeSet<TopicPartition>,
+    timeout: Duration,
+) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>> {
+    let Some(member) = member else {
+        return fetch_committed_once(client, group_id, None, tps, timeout).await;
+    };
+    let deadline = Deadline::after(timeout);
+    let mut attempt = 0u32;
+    loop {
+        let now = member();
+        let r = fetch_committed_once(client, group_id, now, tps, deadline.remaining()).await;
+        match r {
+            Err(e)
+                if matches!(
+                    e.error_code(),
+                    Some(ErrorCode::StaleMemberEpoch | ErrorCode::UnknownMemberId)
+                ) && member().is_some()
+                    && !deadline.expired() =>
+            {
+                attempt += 1;
+                tracing::debug!(error = %e, "OffsetFetch with a stale member epoch; retrying");
+                let wait = client.config().retry_backoff * attempt.min(10);
+                tokio::time::sleep(deadline.cap(wait)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn fetch_committed_once(
+    client: &Client,
+    group_id: &str,
+    member: Option<(String, i32)>,
     tps: &BTreeSet<TopicPartition>,
     timeout: Duration,
 ) -> Result<BTreeMap<TopicPartition, Option<OffsetAndMetadata>>> {
@@ -172,6 +212,8 @@ pub(crate) async fn fetch_committed(
         OffsetFetchRequest {
             groups: vec![OffsetFetchRequestGroup {
                 group_id: group_id.to_string(),
+                member_id: member.as_ref().map(|(id, _)| id.clone()),
+                member_epoch: member.as_ref().map_or(-1, |(_, e)| *e),
                 topics: Some(
                     by_topic
                         .iter()

@@ -19,6 +19,7 @@ mod admin;
 mod client;
 mod common;
 mod consumer;
+mod consumer848;
 mod eos;
 mod groups;
 mod producer;
@@ -55,6 +56,7 @@ fn cases() -> Vec<Case> {
     v.extend_from_slice(client::CASES);
     v.extend_from_slice(admin::CASES);
     v.extend_from_slice(consumer::CASES);
+    v.extend_from_slice(consumer848::CASES);
     v.extend_from_slice(producer::CASES);
     v.extend_from_slice(groups::CASES);
     v.extend_from_slice(eos::CASES);

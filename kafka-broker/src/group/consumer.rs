@@ -18,8 +18,12 @@
 //! Group records (`ConsumerGroupMetadata`, `MemberMetadata`, `TargetAssignment*`,
 //! `CurrentMemberAssignment`) are written to `__consumer_offsets` and replayed at start.
 //!
-//! Not implemented: regular-expression subscriptions (`SubscribedTopicRegex` matches nothing),
-//! rack-aware assignment, online migration between a non-empty classic group and a consumer
+//! Regular-expression subscriptions (`SubscribedTopicRegex`, v1) match every existing topic
+//! whose whole name matches (the `regex` crate's syntax, which is RE2's as Kafka's RE2J;
+//! internal `__` topics excluded), re-evaluated as topics come and go; an invalid expression is
+//! INVALID_REGULAR_EXPRESSION.
+//!
+//! Not implemented: rack-aware assignment, online migration between a non-empty classic group and a consumer
 //! group. Static members (KIP-345 semantics): epoch -2 is a temporary leave that keeps the
 //! member's partitions until its session expires; the same `instance_id` rejoining takes them
 //! over without a rebalance; a rejoin while the old incarnation is active is
@@ -152,6 +156,11 @@ impl HeartbeatOutcome {
             assignment: None,
         }
     }
+}
+
+/// A subscription regex, matching whole topic names; None when invalid.
+fn compile_regex(r: &str) -> Option<regex::Regex> {
+    regex::Regex::new(&format!("^(?:{r})$")).ok()
 }
 
 fn dur(ms: i32) -> Duration {
@@ -363,11 +372,35 @@ impl ConsumerGroup {
         ));
     }
 
-    /// Subscribed topics that exist, with id and partition count.
+    /// Each member's topics: its names plus the existing topics its regex matches.
+    fn resolved_subscriptions(&self, md: &Metadata) -> BTreeMap<String, Vec<String>> {
+        let snap = md.snapshot();
+        self.members
+            .iter()
+            .map(|(id, m)| {
+                let mut topics: BTreeSet<String> = m.topics.iter().cloned().collect();
+                if let Some(re) = m.regex.as_deref().and_then(compile_regex) {
+                    topics.extend(
+                        snap.by_name
+                            .keys()
+                            .filter(|t| !t.starts_with("__") && re.is_match(t))
+                            .cloned(),
+                    );
+                }
+                (id.clone(), topics.into_iter().collect())
+            })
+            .collect()
+    }
+
+    /// Subscribed topics (names and regex matches) that exist, with id and partition count.
     fn topic_metadata(&self, md: &Metadata) -> BTreeMap<String, (Uuid, i32)> {
         let snap = md.snapshot();
-        self.subscribed_topics()
-            .into_iter()
+        let all: HashSet<String> = self
+            .resolved_subscriptions(md)
+            .into_values()
+            .flatten()
+            .collect();
+        all.into_iter()
             .filter_map(|t| {
                 let topic = snap.by_name.get(&t)?;
                 Some((t, (topic.id, topic.partitions.len() as i32)))
@@ -387,11 +420,7 @@ impl ConsumerGroup {
         if self.epoch <= self.assignment_epoch {
             return;
         }
-        let subs: BTreeMap<String, Vec<String>> = self
-            .members
-            .iter()
-            .map(|(id, m)| (id.clone(), m.topics.clone()))
-            .collect();
+        let subs = self.resolved_subscriptions(md);
         let new = match self.chosen_assignor() {
             "range" => assign_range(&subs, &meta),
             _ => assign_uniform(&subs, &meta, &self.target),
@@ -811,6 +840,14 @@ pub(crate) fn heartbeat(
             format!("ServerAssignor {a} is not supported. Supported assignors: uniform, range."),
         );
     }
+    if let Some(r) = p.regex.as_deref().filter(|r| !r.is_empty())
+        && compile_regex(r).is_none()
+    {
+        return HeartbeatOutcome::error(
+            E::InvalidRegularExpression,
+            format!("SubscribedTopicRegex `{r}` is not a valid regular expression."),
+        );
+    }
     // The group, created or converted on a join.
     let exists = groups.contains_key(&p.group_id);
     if !exists {
@@ -1034,8 +1071,10 @@ pub(crate) fn heartbeat(
             changed = true;
         }
     }
-    if p.regex.is_some() && p.regex != m.regex {
-        m.regex = p.regex.clone();
+    let regex = p.regex.clone().filter(|r| !r.is_empty());
+    if p.regex.is_some() && regex != m.regex {
+        // An empty expression clears the regex subscription.
+        m.regex = regex;
         changed = true;
     }
     if p.assignor.is_some() && p.assignor != m.assignor {

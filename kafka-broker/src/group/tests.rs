@@ -644,3 +644,48 @@ async fn kip848_static_member_temporary_leave() {
     assert_eq!(a2.member_epoch, epoch);
     assert!(a2.assignment.is_none());
 }
+
+#[tokio::test(start_paused = true)]
+async fn kip848_regex_subscription_matches_existing_and_new_topics() {
+    let st = setup();
+    let s = &st.shared;
+    let t1 = s
+        .metadata
+        .create_topic("re-a", 2, Default::default(), false)
+        .unwrap();
+    s.metadata
+        .create_topic("other", 1, Default::default(), false)
+        .unwrap();
+    let join = |regex: &str| HeartbeatParams {
+        version: 1,
+        group_id: "cg".into(),
+        member_id: "A".into(),
+        member_epoch: 0,
+        instance_id: None,
+        rack_id: None,
+        rebalance_timeout_ms: 30_000,
+        topics: None,
+        regex: Some(regex.to_string()),
+        assignor: None,
+        owned: Some(Default::default()),
+        client_id: "c".into(),
+        client_host: "/127.0.0.1".into(),
+    };
+    let bad = s.groups.consumer_heartbeat(&s.metadata, join("re-(a"));
+    assert_eq!(bad.error, ErrorCode::InvalidRegularExpression);
+    let a = s.groups.consumer_heartbeat(&s.metadata, join("re-.*"));
+    assert_eq!(a.error, ErrorCode::None);
+    let got = a.assignment.unwrap();
+    assert_eq!(got.len(), 1, "only the matching topic: {got:?}");
+    assert_eq!(got[&t1.id].len(), 2);
+    // A topic created later that matches joins the assignment.
+    let t2 = s
+        .metadata
+        .create_topic("re-b", 1, Default::default(), false)
+        .unwrap();
+    let a2 = hb(s, "A", a.member_epoch, Some(got));
+    let got2 = a2.assignment.unwrap();
+    assert_eq!(got2[&t2.id].len(), 1);
+    assert_eq!(got2[&t1.id].len(), 2);
+    assert!(a2.member_epoch > a.member_epoch);
+}
