@@ -394,6 +394,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         if let Some(e) = err {
             return Err(e);
         }
+        self.shared
+            .lock()
+            .record_lag_metrics(self.cfg.isolation_level == IsolationLevel::ReadCommitted);
         let mut out = Vec::with_capacity(raw.len());
         let mut failed: Option<(TopicPartition, i64, Error)> = None;
         let mut iter = raw.into_iter();
@@ -545,7 +548,8 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                     continue;
                 }
                 match o {
-                    Some(o) => p.seek(o.offset, o.leader_epoch),
+                    // KIP-320: a committed epoch is checked against the leader first.
+                    Some(o) => p.seek_unvalidated(o.offset, o.leader_epoch),
                     None => {
                         p.pending = Some(Pending::Reset(self.cfg.auto_offset_reset));
                         resets.push((tp, self.cfg.auto_offset_reset));
@@ -704,6 +708,26 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     pub fn lag(&self, tp: &TopicPartition) -> Option<i64> {
         let rc = self.cfg.isolation_level == IsolationLevel::ReadCommitted;
         self.shared.lock().parts.get(tp).and_then(|p| p.lag(rc))
+    }
+
+    /// The lag of an assigned partition as of the last fetch response (KIP-695, Java's
+    /// `currentLag`): the high watermark (last stable offset in read_committed) minus the
+    /// position. None when the partition is not assigned, has no position yet, or has not
+    /// been fetched; no request is sent.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut consumer: kafka_consumer::Consumer) -> Result<(), kafka_consumer::Error> {
+    /// use std::time::Duration;
+    /// use kafka_consumer::TopicPartition;
+    /// let tp = TopicPartition::new("orders", 0);
+    /// consumer.poll(Duration::from_millis(500)).await?;
+    /// if let Some(lag) = consumer.current_lag(&tp) {
+    ///     println!("{tp} is {lag} records behind");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn current_lag(&self, tp: &TopicPartition) -> Option<i64> {
+        self.lag(tp)
     }
 
     /// Bytes fetched and not yet returned by `poll`, over all partitions.
@@ -1223,6 +1247,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             self.leave_group("the consumer is being closed").await;
         }
         self.shutdown();
+        // KIP-227: tell the brokers the fetch sessions can go (best effort, bounded).
+        let wait = self.cfg.client.request_timeout.min(Duration::from_secs(1));
+        fetcher::close_sessions(&self.shared, &self.client, wait).await;
         Ok(())
     }
 

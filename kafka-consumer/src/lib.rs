@@ -55,12 +55,14 @@ pub mod assignor;
 pub mod config;
 mod consumer;
 mod error;
+mod fetch_session;
 mod fetcher;
 mod group;
 mod listener;
 mod offsets;
 mod record;
 mod state;
+mod validate;
 
 pub use assignor::TopicPartition;
 pub use config::{
