@@ -730,6 +730,26 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         self.lag(tp)
     }
 
+    /// The incremental fetch sessions (KIP-227) open now: broker id -> session id. A broker
+    /// that declined a session (or before the first fetch) is absent.
+    ///
+    /// ```no_run
+    /// # fn demo(consumer: &kafka_consumer::Consumer) {
+    /// for (broker, session) in consumer.fetch_sessions() {
+    ///     println!("broker {broker}: fetch session {session}");
+    /// }
+    /// # }
+    /// ```
+    pub fn fetch_sessions(&self) -> BTreeMap<i32, i32> {
+        self.shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(b, s)| (*b, *s))
+            .collect()
+    }
+
     /// Bytes fetched and not yet returned by `poll`, over all partitions.
     pub fn buffered_bytes(&self) -> usize {
         self.shared
