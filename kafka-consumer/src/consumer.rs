@@ -779,6 +779,33 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         })
     }
 
+    /// A cloneable handle that commits for this consumer's group from other tasks or from a
+    /// rebalance listener (see [`OffsetCommitter`](crate::OffsetCommitter)). Take it after `subscribe` (or `assign`):
+    /// it commits as a group member only when the consumer is subscribed.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut consumer: kafka_consumer::Consumer) -> Result<(), kafka_consumer::Error> {
+    /// consumer.subscribe(["orders"]).await?;
+    /// let committer = consumer.offset_committer()?;
+    /// # let _ = committer; Ok(()) }
+    /// ```
+    pub fn offset_committer(&self) -> Result<crate::committer::OffsetCommitter> {
+        let group_id = self.cfg.group_id.clone().ok_or(Error::NoGroup("commit"))?;
+        let membership = match (&self.group, &self.subscription) {
+            (Some(g), Subscription::Topics(_) | Subscription::Pattern(_)) => {
+                Some(g.membership.clone())
+            }
+            _ => None,
+        };
+        Ok(crate::committer::OffsetCommitter {
+            client: self.client.clone(),
+            group_id,
+            instance_id: self.cfg.group_instance_id.clone(),
+            membership,
+            timeout: self.cfg.client.default_api_timeout,
+        })
+    }
+
     /// The positions of every assigned partition, as offsets to commit.
     pub fn consumed_offsets(&self) -> BTreeMap<TopicPartition, OffsetAndMetadata> {
         self.shared
