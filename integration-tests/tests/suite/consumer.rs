@@ -89,6 +89,10 @@ pub(crate) const CASES: &[crate::Case] = &[
         "consumer::slow_member_exceeding_max_poll_interval_is_removed",
         slow_member_exceeding_max_poll_interval_is_removed,
     ),
+    (
+        "consumer::committed_epoch_validated_against_the_leader",
+        committed_epoch_validated_against_the_leader,
+    ),
 ];
 
 const T0: i64 = 1_700_000_000_000;
@@ -1003,5 +1007,87 @@ fn slow_member_exceeding_max_poll_interval_is_removed(ctx: &Ctx) {
         assert!(calls.contains(&"lost 2".to_string()), "{calls:?}");
         slow.close().await.unwrap();
         b.stop().await;
+    });
+}
+
+/// KIP-320 on a committed position: a committed offset whose leader epoch the leader does not
+/// know is a truncation — `LogTruncation` with `auto.offset.reset=none`, a reset with a
+/// policy; a committed offset with the partition's real epoch validates and resumes there.
+fn committed_epoch_validated_against_the_leader(ctx: &Ctx) {
+    crate::require_api(ctx, ApiKey::OffsetCommit);
+    crate::require_api(ctx, ApiKey::OffsetForLeaderEpoch);
+    rt().block_on(async {
+        let (_client, topic) = setup(ctx, 1, 20).await;
+        let tp = TopicPartition::new(&topic, 0);
+        let group = unique_topic("it-group");
+        let cfg = |reset: AutoOffsetReset| {
+            consumer_config(ctx, Some(&group))
+                .enable_auto_commit(false)
+                .auto_offset_reset(reset)
+                .build()
+                .unwrap()
+        };
+        // The partition's real leader epoch, from a record.
+        let mut probe = Consumer::new(consumer_config(ctx, None).build().unwrap())
+            .await
+            .unwrap();
+        probe.assign([tp.clone()]).await.unwrap();
+        let epoch = loop {
+            if let Some(r) = probe
+                .poll(Duration::from_millis(300))
+                .await
+                .unwrap()
+                .first()
+            {
+                break r.leader_epoch.unwrap();
+            }
+        };
+        probe.close().await.unwrap();
+
+        let offs = |offset: i64, epoch: i32| {
+            [(
+                tp.clone(),
+                kafka_consumer::OffsetAndMetadata::new(offset).with_leader_epoch(epoch),
+            )]
+            .into()
+        };
+        let mut c = Consumer::new(cfg(AutoOffsetReset::None)).await.unwrap();
+        c.assign([tp.clone()]).await.unwrap();
+        c.commit_offsets_sync(offs(10, epoch + 5)).await.unwrap();
+        let end = Instant::now() + Duration::from_secs(20);
+        let err = loop {
+            assert!(Instant::now() < end, "no truncation reported");
+            match c.poll(Duration::from_millis(200)).await {
+                Ok(recs) => assert!(recs.is_empty(), "records from an unvalidated position"),
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(
+                err,
+                kafka_consumer::Error::LogTruncation {
+                    offset: 10,
+                    divergent_offset: None,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Until a seek, it stays reported; a seek moves on.
+        c.seek(&tp, 15).unwrap();
+        assert_eq!(poll_one(&mut c).await, 15);
+        c.close().await.unwrap();
+
+        // With a policy, the unknown epoch resets (earliest).
+        let mut c = Consumer::new(cfg(AutoOffsetReset::Earliest)).await.unwrap();
+        c.assign([tp.clone()]).await.unwrap();
+        assert_eq!(poll_one(&mut c).await, 0);
+        // The real epoch validates: consumption resumes at the committed offset.
+        c.commit_offsets_sync(offs(12, epoch)).await.unwrap();
+        c.close().await.unwrap();
+        let mut c = Consumer::new(cfg(AutoOffsetReset::None)).await.unwrap();
+        c.assign([tp.clone()]).await.unwrap();
+        assert_eq!(poll_one(&mut c).await, 12);
+        c.close().await.unwrap();
     });
 }
