@@ -473,6 +473,28 @@ fn apply_outcome(p: &mut PartitionState, tp: &TopicPartition, pos: i64, outcome:
     }
 }
 
+/// KIP-320 via Fetch v12+: the leader says the log diverged from what this consumer read at
+/// `(epoch, end_offset)`. The response's records are not used. Returns whether `poll` has
+/// something to do.
+fn on_diverging_epoch(
+    p: &mut PartitionState,
+    tp: &TopicPartition,
+    fetched_at: i64,
+    (epoch, end_offset): (i32, i64),
+    policy: AutoOffsetReset,
+) -> bool {
+    let pos = p.position.unwrap_or(fetched_at);
+    let outcome = validate::decide(pos, epoch, end_offset, policy);
+    let last = p.last_epoch;
+    match outcome {
+        // Only data fetched ahead of the position diverged (or the error is to be reported
+        // at the position): drop the prefetched data and fetch from the position again.
+        Outcome::Valid | Outcome::Truncated { .. } => p.seek(pos, last),
+        Outcome::SeekTo { .. } | Outcome::Reset(_) => {}
+    }
+    apply_outcome(p, tp, pos, outcome)
+}
+
 fn handle_response(
     shared: &Shared,
     client: &Client,
@@ -578,22 +600,13 @@ fn handle_response(
             let code = ErrorCode::from_i16(pd.error_code);
             match code {
                 ErrorCode::None if pd.diverging_epoch.epoch >= 0 => {
-                    // KIP-320 via Fetch v12+: the log diverged at or before the fetch offset.
-                    let pos = p.position.unwrap_or(fetched_at);
-                    let outcome = validate::decide(
-                        pos,
-                        pd.diverging_epoch.epoch,
-                        pd.diverging_epoch.end_offset,
+                    got_data |= on_diverging_epoch(
+                        p,
+                        &tp,
+                        fetched_at,
+                        (pd.diverging_epoch.epoch, pd.diverging_epoch.end_offset),
                         cfg.auto_offset_reset,
                     );
-                    let last = p.last_epoch;
-                    match outcome {
-                        // Only data fetched ahead of the position diverged: fetch it again.
-                        Outcome::Valid => p.seek(pos, last),
-                        Outcome::Truncated { .. } => p.seek(pos, last),
-                        _ => {}
-                    }
-                    got_data |= apply_outcome(p, &tp, pos, outcome);
                 }
                 ErrorCode::None => {
                     p.high_watermark = pd.high_watermark;
@@ -773,6 +786,55 @@ mod tests {
         assert_eq!(p.leader_epoch, Some(3));
         observe_leader_epoch(&mut p, 3);
         assert!(p.awaiting_validation);
+    }
+
+    #[test]
+    fn diverging_epoch_in_a_fetch_response() {
+        let tp = TopicPartition::new("t", 0);
+        // Divergence after the position, inside prefetched data: refetch from the position.
+        let mut p = part(10, Some(2));
+        p.fetch_offset = 30;
+        p.buffered.push_back(Completed {
+            generation: p.generation,
+            records: bytes::Bytes::new(),
+            aborted: Vec::new(),
+            bytes: 0,
+        });
+        assert!(!on_diverging_epoch(
+            &mut p,
+            &tp,
+            30,
+            (2, 20),
+            AutoOffsetReset::Earliest
+        ));
+        assert_eq!((p.position, p.fetch_offset), (Some(10), 10));
+        assert!(p.buffered.is_empty());
+        // Divergence below the position: move back to it.
+        let mut p = part(10, Some(2));
+        on_diverging_epoch(&mut p, &tp, 10, (1, 7), AutoOffsetReset::Latest);
+        assert_eq!(
+            (p.position, p.last_epoch, p.fetch_epoch),
+            (Some(7), Some(1), Some(1))
+        );
+        // No reset policy: LogTruncation at the position, nothing buffered behind it.
+        let mut p = part(10, Some(2));
+        p.fetch_offset = 30;
+        assert!(on_diverging_epoch(
+            &mut p,
+            &tp,
+            30,
+            (1, 7),
+            AutoOffsetReset::None
+        ));
+        assert_eq!(p.fetch_offset, 10);
+        assert!(matches!(
+            p.error,
+            Some(crate::Error::LogTruncation {
+                offset: 10,
+                divergent_offset: Some(7),
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -613,4 +613,103 @@ mod tests {
         assert_eq!(last_batch(&b).map(|(o, _)| o), Some(5));
         assert_eq!(last_batch(&Bytes::new()), None);
     }
+
+    /// Captures gauge values: `name{label=value,...}` -> last value.
+    #[derive(Default)]
+    struct Gauges(std::sync::Mutex<std::collections::BTreeMap<String, f64>>);
+
+    struct OneGauge(Arc<Gauges>, String);
+
+    impl metrics::GaugeFn for OneGauge {
+        fn increment(&self, _: f64) {}
+        fn decrement(&self, _: f64) {}
+        fn set(&self, v: f64) {
+            self.0.0.lock().unwrap().insert(self.1.clone(), v);
+        }
+    }
+
+    struct Recorder(Arc<Gauges>);
+
+    impl metrics::Recorder for Recorder {
+        fn describe_counter(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_gauge(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_histogram(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn register_counter(
+            &self,
+            _: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Counter {
+            metrics::Counter::noop()
+        }
+        fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let name = format!("{}{{{}}}", key.name(), labels.join(","));
+            metrics::Gauge::from_arc(Arc::new(OneGauge(self.0.clone(), name)))
+        }
+        fn register_histogram(
+            &self,
+            _: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Histogram {
+            metrics::Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn lag_gauges_are_end_minus_position_per_partition_and_max() {
+        let mut s = State::default();
+        for (n, pos, hw, lso) in [(0, 10, 50, 40), (1, 5, 8, 8), (2, 0, -1, -1)] {
+            let mut p = PartitionState::new("t".into(), Pending::Committed);
+            p.seek(pos, None);
+            p.high_watermark = hw;
+            p.last_stable_offset = lso;
+            s.parts.insert(TopicPartition::new("t", n), p);
+        }
+        let gauges = Arc::new(Gauges::default());
+        let rec = Recorder(gauges.clone());
+        metrics::with_local_recorder(&rec, || s.record_lag_metrics(false));
+        let g = gauges.0.lock().unwrap().clone();
+        assert_eq!(
+            g.get("kafka_consumer_records_lag{topic=t,partition=0}"),
+            Some(&40.0)
+        );
+        assert_eq!(
+            g.get("kafka_consumer_records_lag{topic=t,partition=1}"),
+            Some(&3.0)
+        );
+        assert_eq!(
+            g.get("kafka_consumer_records_lag{topic=t,partition=2}"),
+            None,
+            "never fetched"
+        );
+        assert_eq!(g.get("kafka_consumer_records_lag_max{}"), Some(&40.0));
+        // read_committed measures against the last stable offset.
+        metrics::with_local_recorder(&rec, || s.record_lag_metrics(true));
+        let g = gauges.0.lock().unwrap().clone();
+        assert_eq!(
+            g.get("kafka_consumer_records_lag{topic=t,partition=0}"),
+            Some(&30.0)
+        );
+    }
 }
