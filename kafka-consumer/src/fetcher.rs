@@ -413,7 +413,6 @@ fn handle_validation(
             continue;
         };
         if !code.is_ok() {
-            tracing::debug!(%tp, %code, "position validation failed; retrying");
             if matches!(
                 code,
                 ErrorCode::NotLeaderOrFollower
@@ -423,10 +422,19 @@ fn handle_validation(
                     | ErrorCode::UnknownTopicOrPartition
                     | ErrorCode::KafkaStorageError
             ) {
+                tracing::debug!(%tp, %code, "position validation failed; retrying");
                 client.invalidate_metadata();
                 refresh = true;
+                p.backoff_until = Some(backoff);
+            } else if code.is_retriable() {
+                tracing::debug!(%tp, %code, "position validation failed; retrying");
+                p.backoff_until = Some(backoff);
+            } else {
+                // Not something a retry fixes (e.g. authorization): fetch on from the
+                // position; the fetch reports what is wrong.
+                tracing::warn!(%tp, %code, "position validation not possible; fetching without it");
+                p.awaiting_validation = false;
             }
-            p.backoff_until = Some(backoff);
             continue;
         }
         wake_poll |= apply_outcome(
