@@ -852,6 +852,23 @@ fn member_set(m: &Member) -> BTreeSet<TopicPartition> {
     m.assignment()
 }
 
+/// Waits until every member reports the same generation (each has finished the rebalance)
+/// and returns it.
+async fn wait_same_generation(members: &[&Member]) -> i32 {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let gens: Vec<i32> = members
+            .iter()
+            .map(|m| *m.generation.lock().unwrap())
+            .collect();
+        if gens[0] > 0 && gens.iter().all(|g| *g == gens[0]) {
+            return gens[0];
+        }
+        assert!(Instant::now() < end, "generations never settled: {gens:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Three members on twelve partitions: a, then b, then c join while records keep arriving,
 /// c leaves; every record is consumed, each member sees its partitions in order, no
 /// partition is ever owned by two members; a new member resumes exactly at the committed
@@ -868,11 +885,13 @@ fn three_members_twelve_partitions(ctx: &Ctx, assignor: Assignor) {
         let producer = spawn_producer(client.clone(), topic.clone(), 12, stop.clone());
         let b = Member::start(group_cfg(ctx, &group, assignor), &topic).await;
         wait_balanced(&[&a, &b], 12, &[6, 6]).await;
-        let (a_before, gen_before) = (member_set(&a), *a.generation.lock().unwrap());
+        let gen_before = wait_same_generation(&[&a, &b]).await;
+        let a_before = member_set(&a);
         let a_events_before = a.events.lock().unwrap().len();
         let c = Member::start(group_cfg(ctx, &group, assignor), &topic).await;
         wait_balanced(&[&a, &b, &c], 12, &[4, 4, 4]).await;
-        let (a_after, gen_after) = (member_set(&a), *a.generation.lock().unwrap());
+        let gen_after = wait_same_generation(&[&a, &b, &c]).await;
+        let a_after = member_set(&a);
         if assignor == Assignor::CooperativeSticky {
             let kept: BTreeSet<TopicPartition> = a_before.intersection(&a_after).cloned().collect();
             assert_eq!(kept.len(), 4, "sticky: a keeps 4 of its 6");
