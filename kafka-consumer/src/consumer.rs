@@ -780,8 +780,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     }
 
     /// A cloneable handle that commits for this consumer's group from other tasks or from a
-    /// rebalance listener (see [`OffsetCommitter`](crate::OffsetCommitter)). Take it after `subscribe` (or `assign`):
-    /// it commits as a group member only when the consumer is subscribed.
+    /// rebalance listener (see [`OffsetCommitter`](crate::OffsetCommitter)). Take it after
+    /// `subscribe` (or `assign`): it commits as a group member only when the consumer is
+    /// subscribed.
     ///
     /// ```no_run
     /// # async fn demo(mut consumer: kafka_consumer::Consumer) -> Result<(), kafka_consumer::Error> {
