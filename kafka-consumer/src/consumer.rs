@@ -1295,9 +1295,15 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             self.leave_group("the consumer is being closed").await;
         }
         self.shutdown();
-        // KIP-227: tell the brokers the fetch sessions can go (best effort, bounded).
-        let wait = self.cfg.client.request_timeout.min(Duration::from_secs(1));
-        fetcher::close_sessions(&self.shared, &self.client, wait).await;
+        // KIP-227: tell the brokers the fetch sessions can go. Best effort: a close request
+        // queues behind a long-polling fetch on the same connection, so it finishes in the
+        // background (bounded by the request timeout) when it takes more than a moment.
+        let closing = tokio::spawn(fetcher::close_sessions(
+            self.shared.clone(),
+            self.client.clone(),
+            self.cfg.client.request_timeout,
+        ));
+        let _ = tokio::time::timeout(Duration::from_millis(100), closing).await;
         Ok(())
     }
 

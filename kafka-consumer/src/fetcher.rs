@@ -699,7 +699,7 @@ fn handle_response(
 
 /// Closes the open fetch sessions (a final-epoch Fetch with no partitions per broker), best
 /// effort within `timeout`. The fetch task must be stopped first.
-pub(crate) async fn close_sessions(shared: &Shared, client: &Client, timeout: Duration) {
+pub(crate) async fn close_sessions(shared: Arc<Shared>, client: Client, timeout: Duration) {
     let open: Vec<(i32, i32)> = shared.sessions().drain().collect();
     if open.is_empty() {
         return;
