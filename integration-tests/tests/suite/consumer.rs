@@ -698,6 +698,31 @@ fn fetch_session_pause_resume_and_reassign_exactly_once(ctx: &Ctx) {
             assert_eq!(c.fetch_sessions().get(broker), Some(id), "{broker}");
         }
         c.close().await.unwrap();
+        // close() closed the session: the broker no longer knows its id (single-broker
+        // clusters, where the bootstrap address is that broker).
+        if client.metadata().brokers.len() == 1 {
+            let (&broker, &id) = sessions.iter().next().unwrap();
+            assert_eq!(client.metadata().brokers.keys().next(), Some(&broker));
+            let probe = kafka_protocol::messages::FetchRequest {
+                replica_id: -1,
+                session_id: id,
+                session_epoch: 1,
+                ..Default::default()
+            };
+            let end = Instant::now() + Duration::from_secs(10);
+            loop {
+                let mut conn =
+                    integration_tests::wire::Connection::connect(&ctx.bootstrap).unwrap();
+                let code = ErrorCode::from_i16(conn.send(probe.clone()).unwrap().error_code);
+                if code == ErrorCode::FetchSessionIdNotFound {
+                    break;
+                }
+                // Still open: the epoch does not match.
+                assert_eq!(code, ErrorCode::InvalidFetchSessionEpoch);
+                assert!(Instant::now() < end, "the fetch session was not closed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     });
 }
 
