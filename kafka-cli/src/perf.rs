@@ -1,6 +1,6 @@
 //! `kafka perf produce|consume`: throughput and latency, human summary or one JSON line.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -264,6 +264,49 @@ async fn ensure_topic(g: &Global, topic: &str, partitions: i32) -> CliResult {
     }
 }
 
+/// What `perf produce`'s delivery callbacks record: a latency slot per record (microseconds, 0
+/// until acknowledged) so that a callback takes no lock; the histogram is built at the end.
+struct ProduceStats {
+    latency_us: Vec<AtomicU32>,
+    acked: AtomicU64,
+    errors: AtomicU64,
+    first_error: Mutex<Option<String>>,
+}
+
+impl ProduceStats {
+    fn record(&self, i: usize, sent: Instant, err: Option<kafka_producer::ProducerError>) {
+        match err {
+            None => {
+                let us = u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX);
+                if let Some(slot) = self.latency_us.get(i) {
+                    slot.store(us.max(1), Ordering::Relaxed);
+                }
+                self.acked.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(e) => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut f) = self.first_error.lock()
+                    && f.is_none()
+                {
+                    *f = Some(e.to_string());
+                }
+            }
+        }
+    }
+
+    fn histogram(&self) -> Result<Histogram<u64>, CliError> {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)
+            .map_err(|e| CliError::Failed(format!("histogram: {e}")))?;
+        for us in &self.latency_us {
+            let v = us.load(Ordering::Relaxed);
+            if v > 0 {
+                let _ = h.record(u64::from(v));
+            }
+        }
+        Ok(h)
+    }
+}
+
 async fn produce(g: &Global, a: PerfProduceArgs) -> CliResult {
     if a.records == 0 {
         return Err(CliError::Usage("--records must be at least 1".into()));
@@ -302,13 +345,13 @@ async fn produce(g: &Global, a: PerfProduceArgs) -> CliResult {
         })?
         .map_err(|e| failed("warm-up record", e))?;
 
-    let hist = Arc::new(Mutex::new(
-        Histogram::<u64>::new_with_bounds(1, 600_000_000, 3)
-            .map_err(|e| CliError::Failed(format!("histogram: {e}")))?,
-    ));
-    let acked = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let first_error = Arc::new(Mutex::new(None::<String>));
+    let stats = Arc::new(ProduceStats {
+        latency_us: (0..a.records).map(|_| AtomicU32::new(0)).collect(),
+        acked: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        first_error: Mutex::new(None),
+    });
+    let acked = &stats.acked;
     let pb = bar(a.records, a.json);
     let start = Instant::now();
     let run = async {
@@ -319,33 +362,12 @@ async fn produce(g: &Global, a: PerfProduceArgs) -> CliResult {
                     tokio::time::sleep_until(due.into()).await;
                 }
             }
-            let (h, ack, errs, first) = (
-                hist.clone(),
-                acked.clone(),
-                errors.clone(),
-                first_error.clone(),
-            );
+            let st = stats.clone();
             let sent = Instant::now();
             producer
                 .send_with_callback(
                     ProducerRecord::new(&a.topic, None, payload.clone()),
-                    move |r| match r {
-                        Ok(_) => {
-                            let us = sent.elapsed().as_micros().max(1) as u64;
-                            if let Ok(mut h) = h.lock() {
-                                let _ = h.record(us);
-                            }
-                            ack.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            errs.fetch_add(1, Ordering::Relaxed);
-                            if let Ok(mut f) = first.lock()
-                                && f.is_none()
-                            {
-                                *f = Some(e.to_string());
-                            }
-                        }
-                    },
+                    move |r| st.record(i as usize, sent, r.err()),
                 )
                 .await
                 .map_err(|e| failed("sending", e))?;
@@ -371,9 +393,10 @@ async fn produce(g: &Global, a: PerfProduceArgs) -> CliResult {
     let secs = start.elapsed().as_secs_f64().max(1e-9);
     pb.finish_and_clear();
     let _ = producer.close(Duration::from_secs(10)).await;
-    let failed_n = errors.load(Ordering::Relaxed);
+    let failed_n = stats.errors.load(Ordering::Relaxed);
     if failed_n > 0 {
-        let first = first_error
+        let first = stats
+            .first_error
             .lock()
             .ok()
             .and_then(|f| f.clone())
@@ -386,8 +409,9 @@ async fn produce(g: &Global, a: PerfProduceArgs) -> CliResult {
     let bytes = n * a.size as u64;
     let rps = n as f64 / secs;
     let mbps = bytes as f64 / (1024.0 * 1024.0) / secs;
-    let (p50, p99, p999, max) = match hist.lock() {
-        Ok(h) if !h.is_empty() => (
+    let hist = stats.histogram()?;
+    let (p50, p99, p999, max) = match Some(&hist) {
+        Some(h) if !h.is_empty() => (
             h.value_at_quantile(0.50) as f64 / 1000.0,
             h.value_at_quantile(0.99) as f64 / 1000.0,
             h.value_at_quantile(0.999) as f64 / 1000.0,

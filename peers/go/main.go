@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -281,8 +282,11 @@ func main() {
 			}
 			emit("committed_offset", false, "not run: group_consume failed", false)
 		}
+		runCase("transactions", func(ctx context.Context) (string, error) {
+			return transactions(ctx, base, *topic, *n)
+		})
 	} else {
-		for _, c := range []string{"consume", "group_consume", "committed_offset"} {
+		for _, c := range []string{"consume", "group_consume", "committed_offset", "transactions"} {
 			emit(c, false, "not run: produce failed", false)
 		}
 	}
@@ -300,4 +304,112 @@ func main() {
 	if failed {
 		os.Exit(1)
 	}
+}
+
+// transactions: a committed transaction (10 records), an aborted one (5 records), fencing by a
+// second instance with the same transactional id; a read_committed consumer then sees only the
+// n plain and the 10 committed records. (No offsets in the transaction: franz-go sends those
+// only through its GroupTransactSession, which needs a live group member.)
+func transactions(ctx context.Context, base []kgo.Opt, topic string, n int) (string, error) {
+	txnID := topic + "-txn"
+	mk := func() (*kgo.Client, error) {
+		return kgo.NewClient(append(base, kgo.TransactionalID(txnID),
+			kgo.TransactionTimeout(60*time.Second), kgo.DefaultProduceTopic(topic),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
+	}
+	inTxn := func(cl *kgo.Client, prefix string, k int, end kgo.TransactionEndTry) error {
+		if err := cl.BeginTransaction(); err != nil {
+			return fmt.Errorf("begin: %w", err)
+		}
+		recs := make([]*kgo.Record, 0, k)
+		for i := 0; i < k; i++ {
+			recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprintf("txn-key-%d", i)),
+				Value: []byte(prefix + strconv.Itoa(i)), Partition: int32(i % partitions)})
+		}
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			return fmt.Errorf("produce: %w", err)
+		}
+		if err := cl.EndTransaction(ctx, end); err != nil {
+			return fmt.Errorf("end transaction: %w", err)
+		}
+		return nil
+	}
+	cl, err := mk()
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	if err := inTxn(cl, "txn-commit-", 10, kgo.TryCommit); err != nil {
+		return "", err
+	}
+	if err := inTxn(cl, "txn-abort-", 5, kgo.TryAbort); err != nil {
+		return "", err
+	}
+	// franz-go gets its producer id at the first produce: the second instance's first
+	// (aborted) transaction bumps the epoch and fences the first instance.
+	other, err := mk()
+	if err != nil {
+		return "", err
+	}
+	defer other.Close()
+	if err := inTxn(other, "txn-other-", 1, kgo.TryAbort); err != nil {
+		return "", fmt.Errorf("second instance: %w", err)
+	}
+	zombie := inTxn(cl, "txn-zombie-", 1, kgo.TryCommit)
+	if zombie == nil {
+		return "", errors.New("the old producer was not fenced")
+	}
+	if !errors.Is(zombie, kerr.ProducerFenced) && !errors.Is(zombie, kerr.InvalidProducerEpoch) {
+		return "", fmt.Errorf("the old producer failed, but not as fenced: %w", zombie)
+	}
+	c, err := kgo.NewClient(append(base, kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))...)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	commits, plain := 0, 0
+	var settle time.Time // once every expected record is in, poll 2 s more for leaks
+	for {
+		if commits == 10 && plain == n && settle.IsZero() {
+			settle = time.Now().Add(2 * time.Second)
+		}
+		if !settle.IsZero() && time.Now().After(settle) {
+			break
+		}
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fetches := c.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("read_committed: %d committed and %d plain records when the case timed out", commits, plain)
+		}
+		var bad error
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				bad = fmt.Errorf("fetch %s[%d]: %w", t, p, err)
+			}
+		})
+		if bad != nil {
+			return "", bad
+		}
+		fetches.EachRecord(func(r *kgo.Record) {
+			v := string(r.Value)
+			switch {
+			case strings.HasPrefix(v, "txn-commit-"):
+				commits++
+			case strings.HasPrefix(v, "txn-"):
+				bad = fmt.Errorf("read_committed returned %q", v)
+			default:
+				plain++
+			}
+		})
+		if bad != nil {
+			return "", bad
+		}
+	}
+	if commits != 10 || plain != n {
+		return "", fmt.Errorf("read_committed: %d committed and %d plain records, want 10 and %d", commits, plain, n)
+	}
+	return fmt.Sprintf("commit (10 records), abort (5 records), fencing (%v); read_committed sees %d plain + 10 committed", zombie, n), nil
 }

@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from peerlib import PARTITIONS, Reporter, expected, verify  # noqa: E402
 
 from confluent_kafka import (Consumer, ConsumerGroupTopicPartitions, KafkaError,  # noqa: E402
-                             Producer, TopicPartition)
+                             KafkaException, Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 PEER = "python-confluent"
@@ -121,6 +121,92 @@ def main():
             raise AssertionError("admin offsets sum to %d, want %d" % (total2, n))
         return "committed offsets sum to %d (consumer.committed and admin)" % n
 
+    def transactions():
+        """A committed transaction (10 records + offset 42 for group G-txn), an aborted one
+        (5 records), fencing by a second instance; read_committed then sees only the n plain and
+        the 10 committed records (as the Java peer's case)."""
+        txn_id = a.topic + "-txn"
+        g = group + "-txn"
+
+        def txn_producer():
+            return Producer(dict(base, **{"transactional.id": txn_id, "transaction.timeout.ms": 60000}))
+
+        def txn_records(p, prefix, k):
+            for i in range(k):
+                p.produce(a.topic, key=b"txn-key-%d" % i, value=b"%s%d" % (prefix, i),
+                          partition=i % PARTITIONS)
+
+        p = txn_producer()
+        p.init_transactions(30)
+        p.begin_transaction()
+        txn_records(p, b"txn-commit-", 10)
+        meta_consumer = Consumer(dict(base, **{"group.id": g, "enable.auto.commit": False}))
+        try:
+            gm = meta_consumer.consumer_group_metadata()
+        finally:
+            meta_consumer.close()
+        p.send_offsets_to_transaction([TopicPartition(a.topic, 0, 42)], gm, 30)
+        p.commit_transaction(30)
+        p.begin_transaction()
+        txn_records(p, b"txn-abort-", 5)
+        p.flush(30)
+        p.abort_transaction(30)
+        other = txn_producer()
+        other.init_transactions(30)  # bumps the epoch: the first instance is a zombie now
+        fenced = None
+        try:
+            p.begin_transaction()
+            p.produce(a.topic, key=b"zombie", value=b"txn-zombie", partition=0)
+            p.commit_transaction(30)
+        except KafkaException as e:
+            err = e.args[0]
+            if err.code() in (KafkaError._FENCED, KafkaError.PRODUCER_FENCED,
+                              KafkaError.INVALID_PRODUCER_EPOCH) or err.fatal():
+                fenced = err
+            else:
+                raise
+        if fenced is None:
+            raise AssertionError("the old producer was not fenced")
+        del other
+        res = admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(g, [TopicPartition(a.topic, 0)])])[g].result(timeout=15)
+        got = [tp.offset for tp in res.topic_partitions if tp.topic == a.topic and tp.partition == 0]
+        if got != [42]:
+            raise AssertionError("transactional offset of %s is %s, want 42" % (g, got))
+        c = Consumer(dict(base, **{"group.id": group + "-rc", "enable.auto.commit": False,
+                                   "isolation.level": "read_committed",
+                                   "enable.partition.eof": True}))
+        commits = plain = 0
+        try:
+            parts = partitions()
+            c.assign([TopicPartition(a.topic, q, -2) for q in parts])
+            at_eof = set()
+            deadline = time.monotonic() + 45
+            while time.monotonic() < deadline and (len(at_eof) < len(parts) or commits + plain < n + 10):
+                m = c.poll(1.0)
+                if m is None:
+                    continue
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        at_eof.add(m.partition())
+                        continue
+                    raise AssertionError("consume error: %s" % m.error())
+                at_eof.discard(m.partition())
+                v = m.value() or b""
+                if v.startswith(b"txn-commit-"):
+                    commits += 1
+                elif v.startswith(b"txn-"):
+                    raise AssertionError("read_committed returned %r" % v)
+                else:
+                    plain += 1
+        finally:
+            c.close()
+        if commits != 10 or plain != n:
+            raise AssertionError("read_committed: %d committed and %d plain records, want 10 and %d"
+                                 % (commits, plain, n))
+        return ("commit (10 records + offset 42 for %s), abort (5 records), fencing (%s); "
+                "read_committed sees %d plain + 10 committed" % (g, fenced.name(), n))
+
     def delete_topic():
         admin.delete_topics([a.topic], operation_timeout=30)[a.topic].result(timeout=30)
         return "deleted"
@@ -133,8 +219,10 @@ def main():
             rep.run("committed_offset", committed_offset)
         else:
             rep.skip_failed(["committed_offset"], "group_consume failed")
+        rep.run("transactions", transactions)
     else:
-        rep.skip_failed(["consume", "group_consume", "committed_offset"], "produce failed")
+        rep.skip_failed(["consume", "group_consume", "committed_offset", "transactions"],
+                        "produce failed")
     rep.run("delete_topic", delete_topic)
     return 1 if rep.failed else 0
 
