@@ -7,9 +7,18 @@
 #
 #   scripts/broker-bench.sh            defaults: 1,000,000 x 100 B and 300,000 x 1 KiB
 #   N_100=.. N_1K=.. BROKERS="ours apache" scripts/broker-bench.sh
+#   LOADGEN=rdkafka scripts/broker-bench.sh   the load from librdkafka instead (the shared
+#       bench's peer-rdkafka, ../shared/bench/peers-rs, built by its run.sh into
+#       ~/.cache/kafka-bench-target or RDKAFKA_PEER): a lighter client than the JVM's, so on a
+#       2-core box more of the CPU is left to the broker under test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N_100="${N_100:-1000000}"; N_1K="${N_1K:-300000}"; BROKERS="${BROKERS:-apache ours}"
+LOADGEN="${LOADGEN:-java}"
+RDKAFKA_PEER="${RDKAFKA_PEER:-$HOME/.cache/kafka-bench-target/release/peer-rdkafka}"
+if [ "$LOADGEN" = rdkafka ] && [ ! -x "$RDKAFKA_PEER" ]; then
+  echo "bench: LOADGEN=rdkafka needs $RDKAFKA_PEER (build ../shared/bench/peers-rs)"; exit 2
+fi
 out="$PWD/target/broker-bench"; rm -rf "$out"; mkdir -p "$out"
 scripts/apache-kafka.sh fetch >/dev/null
 CP="$(scripts/apache-kafka.sh classpath)"
@@ -53,9 +62,16 @@ for b in $BROKERS; do
       --partitions 6 --replication-factor 1 >/dev/null
     rss="$out/$b-$size.rss"; rm -f "$rss.stop"
     peak_rss_kb "$BROKER_PID" "$rss" & sampler=$!
-    line="$(java_tool org.apache.kafka.tools.ProducerPerformance --bootstrap-server "$BOOTSTRAP" --topic "$topic" \
-      --num-records "$n" --record-size "$size" --throughput -1 \
-      --command-property acks=all linger.ms=5 batch.size=262144 buffer.memory=134217728 2>"$out/$b-$size.err" | tail -1)"
+    if [ "$LOADGEN" = rdkafka ]; then
+      # peer-rdkafka's JSON line, rewritten in the Java tool's words for the parser below.
+      line="$("$RDKAFKA_PEER" --bootstrap "$BOOTSTRAP" --topic "$topic" --records "$n" --size "$size" \
+        --acks all --mode produce --partitions 6 --timeout-s 240 2>"$out/$b-$size.err" | grep '^{' | tail -1 \
+        | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print("%s records sent, %s records/sec (%s MB/sec), %d ms 99th (librdkafka)" % (r["records"], r["records_per_s"], r["mb_per_s"], round(r["p99_ms"])))')"
+    else
+      line="$(java_tool org.apache.kafka.tools.ProducerPerformance --bootstrap-server "$BOOTSTRAP" --topic "$topic" \
+        --num-records "$n" --record-size "$size" --throughput -1 \
+        --command-property acks=all linger.ms=5 batch.size=262144 buffer.memory=134217728 2>"$out/$b-$size.err" | tail -1)"
+    fi
     touch "$rss.stop"; wait "$sampler" 2>/dev/null || true
     echo "bench: $b $size B: $line"
     # "N records sent, R records/sec (M MB/sec), A ms avg latency, X ms max latency, p50 ms 50th, p95 ms 95th, p99 ms 99th, p999 ms 99.9th."

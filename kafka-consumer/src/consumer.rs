@@ -97,6 +97,9 @@ pub struct Consumer<K = Option<Bytes>, V = Option<Bytes>> {
     kip848: Option<group_consumer::Kip848>,
     next_auto_commit: Instant,
     closed: bool,
+    /// Records taken from the fetch buffers, kept between polls so that its memory is reused
+    /// (a fresh vector per poll grew by copying and faulted in new pages every time).
+    scratch: Vec<RawRecord>,
 }
 
 impl<K, V> std::fmt::Debug for Consumer<K, V> {
@@ -169,6 +172,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             group,
             kip848,
             closed: false,
+            scratch: Vec::new(),
         })
     }
 
@@ -422,7 +426,8 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     }
 
     fn take_records(&mut self) -> Result<Vec<ConsumerRecord<K, V>>> {
-        let mut raw: Vec<RawRecord> = Vec::new();
+        let mut raw = std::mem::take(&mut self.scratch);
+        raw.clear();
         let err = {
             let mut st = self.shared.lock();
             st.drain(
@@ -440,7 +445,7 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             .record_lag_metrics(self.cfg.isolation_level == IsolationLevel::ReadCommitted);
         let mut out = Vec::with_capacity(raw.len());
         let mut failed: Option<(TopicPartition, i64, Error)> = None;
-        let mut iter = raw.into_iter();
+        let mut iter = raw.drain(..);
         for r in iter.by_ref() {
             let ksize = r.record.key.as_ref().map_or(-1, |b| b.len() as i32);
             let vsize = r.record.value.as_ref().map_or(-1, |b| b.len() as i32);
@@ -518,9 +523,13 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             drop(st);
             self.shared.wake_fetcher.notify_one();
             if out.is_empty() {
+                self.scratch = raw;
                 return Err(err);
             }
+        } else {
+            drop(iter);
         }
+        self.scratch = raw;
         metrics::counter!("kafka_consumer_records_consumed_total").increment(out.len() as u64);
         Ok(out)
     }
