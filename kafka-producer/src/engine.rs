@@ -384,7 +384,6 @@ impl Engine {
         // Count this request before looking at the bump flag (see `maybe_bump`).
         self.requests_in_flight.fetch_add(1, Ordering::SeqCst);
         let bumping = self.s.idempotent && self.bump_needed.load(Ordering::SeqCst);
-        let producer = *self.producer.read().unwrap_or_else(PoisonError::into_inner);
         let mut total = 0usize;
         for i in 0..mine.len() {
             let pq = &mine[(start + i) % mine.len()];
@@ -437,6 +436,11 @@ impl Engine {
                 continue;
             };
             if self.s.idempotent && batch.stamp.is_none() {
+                // The producer id and epoch as of now, read under the partition's lock: a
+                // transaction that just ended may have bumped the epoch (EndTxn v5) after this
+                // drain began, and a batch of the next transaction must not carry the old one
+                // (the broker would answer INVALID_PRODUCER_EPOCH to every retry).
+                let producer = *self.producer.read().unwrap_or_else(PoisonError::into_inner);
                 batch.stamp = Some(Stamp {
                     producer_id: producer.0,
                     epoch: producer.1,
@@ -974,30 +978,7 @@ impl Engine {
                     epoch = next.1,
                     "idempotent producer: new epoch; sequences restart at 0"
                 );
-                *self
-                    .producer
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner) = next;
-                for t in self.all_topics() {
-                    for pq in &t.partitions {
-                        let mut st = pq.lock();
-                        st.next_sequence = 0;
-                        st.last_acked_sequence = -1;
-                        st.retry_blocked = false;
-                        let mut seq = 0;
-                        for b in st.ready.iter_mut() {
-                            if b.stamp.is_some() {
-                                b.stamp = Some(Stamp {
-                                    producer_id: next.0,
-                                    epoch: next.1,
-                                    base_sequence: seq,
-                                });
-                                seq = add_sequence(seq, b.record_count);
-                            }
-                        }
-                        st.next_sequence = seq;
-                    }
-                }
+                self.set_producer(next);
                 self.bump_needed.store(false, Ordering::SeqCst);
                 self.wake_all();
             }
@@ -1024,6 +1005,9 @@ impl Engine {
 
     /// Sets a new producer id/epoch (InitProducerId, EndTxn v5) and restarts every
     /// partition's sequences at 0. Only called when nothing is in flight.
+    /// Installs a new producer id/epoch: sequences restart at 0 in every partition, and
+    /// batches waiting for a retry with a stamp of the old epoch are re-stamped in order
+    /// (the broker rejects the old epoch on every retry).
     pub(crate) fn set_producer(&self, next: (i64, i16)) {
         *self
             .producer
@@ -1032,9 +1016,20 @@ impl Engine {
         for t in self.all_topics() {
             for pq in &t.partitions {
                 let mut st = pq.lock();
-                st.next_sequence = 0;
                 st.last_acked_sequence = -1;
                 st.retry_blocked = false;
+                let mut seq = 0;
+                for b in st.ready.iter_mut() {
+                    if b.stamp.is_some() {
+                        b.stamp = Some(Stamp {
+                            producer_id: next.0,
+                            epoch: next.1,
+                            base_sequence: seq,
+                        });
+                        seq = add_sequence(seq, b.record_count);
+                    }
+                }
+                st.next_sequence = seq;
             }
         }
     }
