@@ -193,42 +193,9 @@ async fn run(bootstrap: String) -> Result<(), AdminError> {
 }
 
 fn main() {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    let result = rt.block_on(async {
-        match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
-            Ok(b) if !b.trim().is_empty() => run(b).await.map_err(|e| e.to_string()),
-            _ => {
-                let dir =
-                    std::env::temp_dir().join(format!("admin-automation-{}", std::process::id()));
-                let broker = kafka_broker::Broker::builder()
-                    .listener("127.0.0.1:0")
-                    .data_dir(&dir)
-                    .start()
-                    .await
-                    .map_err(|e| format!("embedded broker: {e}"))?;
-                println!("started the bundled broker at {}", broker.bootstrap());
-                let r = tokio::time::timeout(Duration::from_secs(120), run(broker.bootstrap()))
-                    .await
-                    .unwrap_or_else(|_| Err(AdminError::Unsupported("timed out".into())))
-                    .map_err(|e| e.to_string());
-                let _ = broker.shutdown().await;
-                let _ = std::fs::remove_dir_all(&dir);
-                r
-            }
-        }
-    });
-    if let Err(e) = result {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    examples::main_with_cluster(
+        "admin-automation",
+        Duration::from_secs(120),
+        |bootstrap| async move { run(bootstrap).await.map_err(Into::into) },
+    );
 }

@@ -47,7 +47,7 @@ const RECORDS: usize = 3_000;
 const WORKERS: usize = 3;
 const QUEUE: usize = 32;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use examples::BoxError;
 
 static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
@@ -530,49 +530,9 @@ async fn run(bootstrap: &str) -> Result<(), BoxError> {
 
 fn main() {
     START.get_or_init(Instant::now);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    let result: Result<(), String> = rt.block_on(async {
-        match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
-            Ok(b) if !b.trim().is_empty() => {
-                println!("using the cluster at {b}");
-                tokio::time::timeout(Duration::from_secs(180), run(&b))
-                    .await
-                    .map_err(|_| "timed out after 180 s".to_string())?
-                    .map_err(|e| e.to_string())
-            }
-            _ => {
-                let dir =
-                    std::env::temp_dir().join(format!("kafka-worker-pool-{}", std::process::id()));
-                let broker = kafka_broker::Broker::builder()
-                    .listener("127.0.0.1:0")
-                    .data_dir(&dir)
-                    .start()
-                    .await
-                    .map_err(|e| format!("bundled broker: {e}"))?;
-                println!("started the bundled broker at {}", broker.bootstrap());
-                let r = tokio::time::timeout(Duration::from_secs(180), run(&broker.bootstrap()))
-                    .await
-                    .map_err(|_| "timed out after 180 s".to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()));
-                let _ = broker.shutdown().await;
-                let _ = std::fs::remove_dir_all(&dir);
-                println!("stopped the bundled broker");
-                r
-            }
-        }
-    });
-    if let Err(e) = result {
-        eprintln!("consumer_worker_pool failed: {e}");
-        std::process::exit(1);
-    }
+    examples::main_with_cluster(
+        "worker-pool",
+        Duration::from_secs(180),
+        |bootstrap| async move { run(&bootstrap).await },
+    );
 }

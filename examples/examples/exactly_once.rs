@@ -25,7 +25,7 @@ use kafka_protocol::messages::ApiKey;
 const RECORDS: usize = 30;
 const PARTITIONS: i32 = 3;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+use examples::BoxError;
 
 async fn run(bootstrap: &str) -> Result<(), BoxError> {
     let admin = AdminClient::connect(AdminConfig::from_properties([
@@ -238,56 +238,9 @@ async fn run(bootstrap: &str) -> Result<(), BoxError> {
 }
 
 fn main() {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            std::process::exit(1);
-        }
-    };
-    let result: Result<(), String> = rt.block_on(async {
-        match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
-            Ok(b) if !b.trim().is_empty() => {
-                println!("using the cluster at {b}");
-                tokio::time::timeout(Duration::from_secs(120), run(&b))
-                    .await
-                    .map_err(|_| "timed out after 120 s".to_string())?
-                    .map_err(|e| e.to_string())
-            }
-            _ => {
-                let dir =
-                    std::env::temp_dir().join(format!("kafka-exactly-once-{}", std::process::id()));
-                let broker = kafka_broker::Broker::builder()
-                    .listener("127.0.0.1:0")
-                    .data_dir(&dir)
-                    .start()
-                    .await
-                    .map_err(|e| format!("bundled broker: {e}"))?;
-                println!(
-                    "started the bundled broker at {} (data in {})",
-                    broker.bootstrap(),
-                    dir.display()
-                );
-                let r = tokio::time::timeout(Duration::from_secs(120), run(&broker.bootstrap()))
-                    .await
-                    .map_err(|_| "timed out after 120 s".to_string())
-                    .and_then(|r| r.map_err(|e| e.to_string()));
-                let _ = broker.shutdown().await;
-                let _ = std::fs::remove_dir_all(&dir);
-                println!("stopped the bundled broker");
-                r
-            }
-        }
-    });
-    match result {
-        Ok(()) => println!("exactly-once done"),
-        Err(e) => {
-            eprintln!("exactly_once: {e}");
-            std::process::exit(1);
-        }
-    }
+    examples::main_with_cluster(
+        "exactly-once",
+        Duration::from_secs(120),
+        |bootstrap| async move { run(&bootstrap).await },
+    );
 }

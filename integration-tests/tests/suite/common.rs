@@ -67,3 +67,42 @@ pub(crate) async fn create_topic(client: &Client, prefix: &str, partitions: i32)
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Appends `records` (one or more v2 batches) to a partition with acks=all by a raw Produce
+/// request; returns the base offset the broker assigned (panics on an error code).
+pub(crate) async fn produce_batches(
+    client: &Client,
+    topic: &str,
+    partition: i32,
+    records: bytes::Bytes,
+) -> i64 {
+    use kafka_client::SendOptions;
+    use kafka_protocol::messages::ProduceRequest;
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    let id = client.metadata().topic(topic).unwrap().id;
+    let req = ProduceRequest {
+        acks: -1,
+        timeout_ms: 30_000,
+        topic_data: vec![TopicProduceData {
+            name: topic.to_string(),
+            topic_id: id,
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(records),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let resp = client
+        .send_checked(
+            &Target::leader(topic, partition),
+            &req,
+            SendOptions::default(),
+            |r| ErrorCode::from_i16(r.responses[0].partition_responses[0].error_code),
+        )
+        .await
+        .unwrap();
+    resp.responses[0].partition_responses[0].base_offset
+}

@@ -14,9 +14,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use integration_tests::unique_topic;
-use kafka_client::{Client, ClientConfig, SendOptions, Target};
+use kafka_client::{Client, ClientConfig};
 use kafka_consumer::assignor::{
     CooperativeStickyAssignor, RangeAssignor, RoundRobinAssignor, StickyAssignor,
 };
@@ -25,8 +24,7 @@ use kafka_consumer::{
     TimestampType, TopicPartition,
 };
 use kafka_protocol::ErrorCode;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, ProduceRequest};
+use kafka_protocol::messages::ApiKey;
 use kafka_protocol::records::RecordBatchBuilder;
 
 use crate::Ctx;
@@ -123,33 +121,7 @@ async fn produce(client: &Client, topic: &str, partition: i32, n: i64) -> i64 {
         )
         .unwrap();
     }
-    let records: Bytes = b.build().unwrap();
-    let id = client.metadata().topic(topic).unwrap().id;
-    let req = ProduceRequest {
-        acks: -1,
-        timeout_ms: 30_000,
-        topic_data: vec![TopicProduceData {
-            name: topic.to_string(),
-            topic_id: id,
-            partition_data: vec![PartitionProduceData {
-                index: partition,
-                records: Some(records),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    let resp = client
-        .send_checked(
-            &Target::leader(topic, partition),
-            &req,
-            SendOptions::default(),
-            |r| ErrorCode::from_i16(r.responses[0].partition_responses[0].error_code),
-        )
-        .await
-        .unwrap();
-    resp.responses[0].partition_responses[0].base_offset
+    crate::common::produce_batches(client, topic, partition, b.build().unwrap()).await
 }
 
 async fn setup(ctx: &Ctx, partitions: i32, per_partition: i64) -> (Client, String) {
