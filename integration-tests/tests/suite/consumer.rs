@@ -941,9 +941,15 @@ fn three_members_twelve_partitions(ctx: &Ctx, assignor: Assignor) {
         for p in 0..12 {
             produce(&client, &topic, p, 1).await;
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while d.consumed.lock().unwrap().len() < 12 {
-            assert!(Instant::now() < deadline, "new member got too little");
+            assert!(
+                Instant::now() < deadline,
+                "new member got too little in 60 s: consumed {:?}, assigned {:?}, ends {:?}",
+                d.consumed.lock().unwrap(),
+                member_set(&d),
+                ends
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         tokio::time::sleep(Duration::from_millis(300)).await;

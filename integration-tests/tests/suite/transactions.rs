@@ -185,11 +185,21 @@ impl Producer {
                     v,
                 )
                 .unwrap();
-            let codes: Vec<ErrorCode> = r
+            // In the order of `partitions` (the broker answers them in any order).
+            let by_partition: std::collections::BTreeMap<i32, ErrorCode> = r
                 .results_by_topic_v3_and_below
                 .iter()
                 .flat_map(|t| &t.results_by_partition)
-                .map(|p| ErrorCode::from(p.partition_error_code))
+                .map(|p| (p.partition_index, ErrorCode::from(p.partition_error_code)))
+                .collect();
+            let codes: Vec<ErrorCode> = partitions
+                .iter()
+                .map(|p| {
+                    by_partition
+                        .get(p)
+                        .copied()
+                        .unwrap_or(ErrorCode::UnknownServerError)
+                })
                 .collect();
             let first = codes.first().copied().unwrap_or(ErrorCode::None);
             (first, codes)
