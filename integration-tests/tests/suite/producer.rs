@@ -534,7 +534,7 @@ fn idempotent_expired_batches_bump_the_epoch(ctx: &Ctx) {
                 c.reconnect_backoff(Duration::from_millis(20))
                     .reconnect_backoff_max(Duration::from_millis(200))
                     .retry_backoff_max(Duration::from_millis(200))
-                    .default_api_timeout(Duration::from_secs(20))
+                    .default_api_timeout(Duration::from_secs(60))
             })
             .retry_backoff(Duration::from_millis(20))
             .request_timeout(Duration::from_millis(1000))
