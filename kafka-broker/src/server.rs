@@ -15,7 +15,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::frame::{decode_request, encode_response, peek_request_key, try_split_frame};
+use kafka_protocol::frame::{
+    BufferPool, decode_request, encode_response, peek_request_key, try_split_frame,
+};
 use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseKind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
@@ -49,41 +51,14 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 /// Frames at least this large are read into a buffer of their own, taken from the
-/// connection's [`FramePool`] and given back once the request has been handled: produce
+/// connection's [`BufferPool`] and given back once the request has been handled: produce
 /// requests then land in memory that is already mapped instead of fresh pages every time
 /// (fresh pages cost a page fault per 4 KiB as the socket data is copied in).
 const OWN_BUFFER_FRAME: usize = 64 * 1024;
 
-/// Buffers of large frames, reused by one connection.
-#[derive(Clone, Default)]
-struct FramePool(Arc<std::sync::Mutex<Vec<BytesMut>>>);
-
-impl FramePool {
-    const KEEP: usize = 2;
-    const MAX_BYTES: usize = 64 << 20;
-
-    fn take(&self, size: usize) -> BytesMut {
-        let mut b = self
-            .0
-            .lock()
-            .ok()
-            .and_then(|mut v| v.pop())
-            .unwrap_or_default();
-        b.clear();
-        b.reserve(size);
-        b
-    }
-
-    /// Keeps the frame's buffer when the request no longer holds any part of it.
-    fn give(&self, frame: Bytes) {
-        if let Ok(b) = frame.try_into_mut()
-            && b.capacity() <= Self::MAX_BYTES
-            && let Ok(mut v) = self.0.lock()
-            && v.len() < Self::KEEP
-        {
-            v.push(b);
-        }
-    }
+/// Buffers of large frames, reused by one connection (two idle, at most 64 MiB each).
+fn frame_pool() -> Arc<BufferPool> {
+    Arc::new(BufferPool::new(2, 0, 64 << 20))
 }
 
 /// The size of the frame at the front of `buf` when it is large and not complete yet (an
@@ -140,7 +115,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     // A few requests read ahead at most (Kafka reads none ahead): bounds memory per connection.
     let (tx, rx) = mpsc::channel::<(Job, Option<Bytes>)>(4);
     let (closed_tx, mut closed_rx) = watch::channel(false);
-    let pool = FramePool::default();
+    let pool = frame_pool();
     let handler = tokio::spawn(handle_jobs(
         rx,
         wr,
@@ -231,7 +206,7 @@ async fn handle_jobs(
     shared: Arc<Shared>,
     peer: SocketAddr,
     closed: watch::Sender<bool>,
-    pool: FramePool,
+    pool: Arc<BufferPool>,
 ) {
     let mut wr = BufWriter::with_capacity(64 * 1024, wr);
     let mut out = BytesMut::new();

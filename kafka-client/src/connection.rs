@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::frame::try_split_frame;
+use kafka_protocol::frame::{BufferPool, try_split_frame};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::{Decodable, Encodable, Message, ProtocolError, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -134,13 +134,9 @@ struct Shared {
     reason: Mutex<Option<Error>>,
     close_tx: watch::Sender<bool>,
     in_flight: AtomicUsize,
-    /// Written frames' buffers, reused for the next requests (see [`Shared::frame_buffer`]).
-    frame_bufs: Mutex<Vec<BytesMut>>,
+    /// Written frames' buffers, reused for the next requests.
+    frame_bufs: BufferPool,
 }
-
-/// Idle frame buffers kept per connection, and the largest kept.
-const FRAME_POOL: usize = 2;
-const FRAME_POOL_MAX_BYTES: usize = 16 << 20;
 
 type Reply = oneshot::Sender<Result<Bytes>>;
 
@@ -172,31 +168,6 @@ impl Drop for InFlightGuard<'_> {
 }
 
 impl Shared {
-    /// A buffer for the next request frame: a written frame's buffer when one is kept, so large
-    /// requests (produce) do not fault in fresh memory each time.
-    fn frame_buffer(&self, size: usize) -> BytesMut {
-        let mut buf = self
-            .frame_bufs
-            .lock()
-            .ok()
-            .and_then(|mut v| v.pop())
-            .unwrap_or_default();
-        buf.clear();
-        buf.reserve(size);
-        buf
-    }
-
-    /// Keeps a written frame's buffer if nothing else holds it.
-    fn recycle_frame(&self, frame: Bytes) {
-        if let Ok(buf) = frame.try_into_mut()
-            && buf.capacity() <= FRAME_POOL_MAX_BYTES
-            && let Ok(mut v) = self.frame_bufs.lock()
-            && v.len() < FRAME_POOL
-        {
-            v.push(buf);
-        }
-    }
-
     fn context(&self) -> ErrorContext {
         ErrorContext::broker(self.opts.broker_id, self.opts.addr.clone())
     }
@@ -247,7 +218,8 @@ impl Connection {
             reason: Mutex::new(None),
             close_tx,
             in_flight: AtomicUsize::new(0),
-            frame_bufs: Mutex::new(Vec::new()),
+            // Two idle frames of at most 16 MiB per connection.
+            frame_bufs: BufferPool::new(2, 0, 16 << 20),
         });
         let span = tracing::debug_span!(
             "kafka_connection",
@@ -442,7 +414,7 @@ impl Connection {
             },
             context: Box::new(ctx()),
         })?;
-        let mut buf = shared.frame_buffer(size + 4);
+        let mut buf = shared.frame_bufs.take(size + 4);
         buf.extend_from_slice(&size32.to_be_bytes());
         header
             .encode(&mut buf, hv)
@@ -590,7 +562,7 @@ async fn run<T>(
                 });
             }
             touch();
-            shared.recycle_frame(frame);
+            shared.frame_bufs.give(frame);
             if let Some(reply) = reply {
                 let _ = reply.send(Ok(Bytes::new()));
             }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::{Bytes, BytesMut};
+use kafka_protocol::frame::BufferPool;
 use kafka_protocol::records::{RECORD_BATCH_OVERHEAD, RecordBatchBuilder};
 use tokio::time::Instant;
 
@@ -101,54 +102,18 @@ impl Batch {
     }
 }
 
-/// Batch buffers kept for reuse, like the Java client's `BufferPool`: once a batch is
-/// acknowledged or failed its buffer comes back here (when nothing else still holds it) and
-/// the next batch writes into it. Fresh multi-kilobyte allocations for every batch cost page
-/// faults and `madvise` calls that showed as a third of the producer's CPU at 1 KiB records.
-/// One lock per batch, never per record.
-pub(crate) struct BufferPool {
-    bufs: Mutex<Vec<BytesMut>>,
-    /// At most this many idle buffers.
-    max: usize,
-    /// Buffers smaller than this (or over four times larger) are not kept.
-    batch_size: usize,
-}
-
-impl BufferPool {
-    /// A pool for `batch_size` buffers holding at most half of `buffer_memory` idle (64 at most).
-    pub(crate) fn new(batch_size: usize, buffer_memory: usize) -> BufferPool {
-        let batch_size = batch_size.max(1);
-        BufferPool {
-            bufs: Mutex::new(Vec::new()),
-            max: (buffer_memory / 2 / batch_size).clamp(1, 64),
-            batch_size,
-        }
-    }
-
-    /// An idle buffer, or an empty one (allocated by the builder) when none is kept.
-    pub(crate) fn take(&self) -> BytesMut {
-        self.bufs
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .pop()
-            .unwrap_or_default()
-    }
-
-    /// Keeps `bytes`' buffer for reuse if this is its only handle and its size fits.
-    pub(crate) fn give(&self, bytes: Bytes) {
-        let Ok(buf) = bytes.try_into_mut() else {
-            return;
-        };
-        let cap = buf.capacity();
-        if cap < self.batch_size || cap > self.batch_size.saturating_mul(4) + RECORD_BATCH_OVERHEAD
-        {
-            return;
-        }
-        let mut bufs = self.bufs.lock().unwrap_or_else(PoisonError::into_inner);
-        if bufs.len() < self.max {
-            bufs.push(buf);
-        }
-    }
+/// The pool of batch buffers, like the Java client's `BufferPool`: once a batch is
+/// acknowledged or failed its buffer comes back (when nothing else still holds it) and the next
+/// batch writes into it; fresh buffers per batch showed as a third of the producer's CPU at
+/// 1 KiB records (page faults, `madvise`). At most half of `buffer.memory` idle (64 buffers),
+/// buffers from `batch.size` to four times it.
+pub(crate) fn batch_buffer_pool(batch_size: usize, buffer_memory: usize) -> BufferPool {
+    let batch_size = batch_size.max(1);
+    BufferPool::new(
+        (buffer_memory / 2 / batch_size).clamp(1, 64),
+        batch_size,
+        batch_size.saturating_mul(4) + RECORD_BATCH_OVERHEAD,
+    )
 }
 
 /// Rewrites producer id, epoch and base sequence of an encoded v2 batch and its CRC.

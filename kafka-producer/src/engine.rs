@@ -37,10 +37,13 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
 use crate::ProducerError;
-use crate::accumulator::{Batch, BufferPool, PartitionQueue, Stamp, TopicState, add_sequence};
+use crate::accumulator::{
+    Batch, PartitionQueue, Stamp, TopicState, add_sequence, batch_buffer_pool,
+};
 use crate::config::{Acks, ProducerConfig};
 use crate::delivery::{BatchAck, BatchShared};
 use crate::txn::TxnManager;
+use kafka_protocol::frame::BufferPool;
 
 /// Hook run per record on acknowledgement (the interceptor chain, type-erased).
 pub(crate) type AckHook = Arc<dyn Fn(Result<&crate::RecordMetadata, &str>) + Send + Sync + 'static>;
@@ -147,7 +150,7 @@ impl Engine {
             client,
             topics: RwLock::new(HashMap::new()),
             memory: Semaphore::new(permits),
-            buffers: BufferPool::new(cfg.batch_size, cfg.buffer_memory),
+            buffers: batch_buffer_pool(cfg.batch_size, cfg.buffer_memory),
             sinks: Mutex::new(HashMap::new()),
             producer: RwLock::new(producer),
             bump_needed: AtomicBool::new(false),

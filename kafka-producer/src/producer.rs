@@ -504,7 +504,7 @@ where
                     slot.insert(OpenBatch {
                         builder: RecordBatchBuilder::with_buffer(
                             0,
-                            engine.buffers.take(),
+                            engine.buffers.take(0),
                             capacity,
                         ),
                         shared,

@@ -214,3 +214,62 @@ mod tests {
         }
     }
 }
+
+/// Buffers kept for reuse (request frames, record batches): a large buffer allocated afresh
+/// for every request faults in new pages as it is written (one fault per 4 KiB) and is
+/// `madvise`d away when freed. [`give`](BufferPool::give) keeps a buffer once nothing else
+/// holds it; [`take`](BufferPool::take) hands it out again, cleared. One lock per buffer, never
+/// per record.
+///
+/// ```
+/// use kafka_protocol::frame::BufferPool;
+/// let pool = BufferPool::new(2, 0, 1 << 20);
+/// let mut b = pool.take(4096);
+/// b.extend_from_slice(b"frame");
+/// pool.give(b.freeze()); // the only handle: kept
+/// assert!(pool.take(16).capacity() >= 4096);
+/// ```
+#[derive(Debug)]
+pub struct BufferPool {
+    bufs: std::sync::Mutex<Vec<BytesMut>>,
+    keep: usize,
+    min_capacity: usize,
+    max_capacity: usize,
+}
+
+impl BufferPool {
+    /// A pool keeping at most `keep` idle buffers whose capacity is within
+    /// `min_capacity..=max_capacity`.
+    pub fn new(keep: usize, min_capacity: usize, max_capacity: usize) -> BufferPool {
+        BufferPool {
+            bufs: std::sync::Mutex::new(Vec::new()),
+            keep,
+            min_capacity,
+            max_capacity,
+        }
+    }
+
+    /// An empty buffer with room for `size` bytes: a kept one when there is one.
+    pub fn take(&self, size: usize) -> BytesMut {
+        let mut b = self
+            .bufs
+            .lock()
+            .ok()
+            .and_then(|mut v| v.pop())
+            .unwrap_or_default();
+        b.clear();
+        b.reserve(size);
+        b
+    }
+
+    /// Keeps `bytes`' buffer for reuse if this is its only handle and its capacity fits.
+    pub fn give(&self, bytes: Bytes) {
+        if let Ok(b) = bytes.try_into_mut()
+            && (self.min_capacity..=self.max_capacity).contains(&b.capacity())
+            && let Ok(mut v) = self.bufs.lock()
+            && v.len() < self.keep
+        {
+            v.push(b);
+        }
+    }
+}
