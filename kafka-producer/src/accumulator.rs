@@ -7,6 +7,7 @@
 //! sequence are assigned when a batch is drained for its first send (as the Java client
 //! does), and it is compressed then, outside the lock, by the broker's sender task.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -16,11 +17,70 @@ use kafka_protocol::frame::BufferPool;
 use kafka_protocol::records::{RECORD_BATCH_OVERHEAD, RecordBatchBuilder};
 use tokio::time::Instant;
 
-use crate::delivery::{BatchShared, RecordMeta};
+use crate::delivery::{BatchAck, BatchShared, RecordMeta};
 use crate::{ProducerError, RecordMetadata};
 
-/// A per-record completion callback.
-pub(crate) type Callback = Box<dyn FnOnce(Result<RecordMetadata, ProducerError>) + Send>;
+/// The delivery callbacks of a batch's records, in record order, as runs of one closure type:
+/// a sending loop passes the same closure type every time, so its callbacks are stored inline
+/// in one growing vector per batch instead of one `Box` per record.
+#[derive(Default)]
+pub(crate) struct Callbacks {
+    runs: Vec<Box<dyn CallbackRun>>,
+}
+
+/// A run of callbacks of one type (type-erased).
+trait CallbackRun: Send {
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn complete(self: Box<Self>, shared: &BatchShared, result: &Result<BatchAck, ProducerError>);
+}
+
+struct Run<F>(Vec<(RecordMeta, F)>);
+
+impl<F> CallbackRun for Run<F>
+where
+    F: FnOnce(Result<RecordMetadata, ProducerError>) + Send + 'static,
+{
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn complete(self: Box<Self>, shared: &BatchShared, result: &Result<BatchAck, ProducerError>) {
+        for (m, cb) in self.0 {
+            let r = match result {
+                Ok(ack) => Ok(m.metadata(shared, ack)),
+                Err(e) => Err(e.clone()),
+            };
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(r))).is_err() {
+                tracing::warn!("producer delivery callback panicked");
+            }
+        }
+    }
+}
+
+impl Callbacks {
+    /// Appends the callback of the record described by `meta`.
+    pub(crate) fn push<F>(&mut self, meta: RecordMeta, callback: F)
+    where
+        F: FnOnce(Result<RecordMetadata, ProducerError>) + Send + 'static,
+    {
+        if let Some(last) = self.runs.last_mut()
+            && let Some(run) = last.as_any_mut().downcast_mut::<Run<F>>()
+        {
+            run.0.push((meta, callback));
+            return;
+        }
+        let mut v = Vec::with_capacity(64);
+        v.push((meta, callback));
+        self.runs.push(Box::new(Run(v)));
+    }
+
+    /// Calls every callback, in record order, with the batch's outcome.
+    pub(crate) fn complete(self, shared: &BatchShared, result: &Result<BatchAck, ProducerError>) {
+        for run in self.runs {
+            run.complete(shared, result);
+        }
+    }
+}
 
 /// Producer id, epoch and base sequence stamped into a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +97,7 @@ pub(crate) struct OpenBatch {
     pub(crate) created: Instant,
     pub(crate) reserved: usize,
     pub(crate) metas: Vec<RecordMeta>,
-    pub(crate) callbacks: Vec<(RecordMeta, Callback)>,
+    pub(crate) callbacks: Callbacks,
 }
 
 /// A closed batch: waiting, in flight, or back for a retry.
@@ -56,7 +116,7 @@ pub(crate) struct Batch {
     pub(crate) stamp: Option<Stamp>,
     pub(crate) last_error: Option<kafka_client::Error>,
     pub(crate) metas: Vec<RecordMeta>,
-    pub(crate) callbacks: Vec<(RecordMeta, Callback)>,
+    pub(crate) callbacks: Callbacks,
 }
 
 impl Batch {
@@ -365,6 +425,76 @@ mod tests {
         assert_eq!(parsed.producer_epoch(), 2);
         assert_eq!(parsed.base_sequence(), 40);
         assert_eq!(parsed.last_sequence(), 41);
+    }
+
+    #[test]
+    fn callbacks_run_in_record_order_across_closure_types() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut cbs = Callbacks::default();
+        let meta = |index| RecordMeta {
+            index,
+            timestamp: 7,
+            key_size: -1,
+            value_size: 1,
+        };
+        for i in 0..10u32 {
+            let s = seen.clone();
+            if i % 3 == 2 {
+                // another closure type in the middle starts a new run
+                let tag = format!("b{i}");
+                cbs.push(meta(i), move |r: Result<RecordMetadata, ProducerError>| {
+                    s.lock().unwrap().push((tag, r.unwrap().offset));
+                });
+            } else {
+                cbs.push(meta(i), move |r: Result<RecordMetadata, ProducerError>| {
+                    s.lock().unwrap().push((format!("a{i}"), r.unwrap().offset));
+                });
+            }
+        }
+        assert_eq!(cbs.runs.len(), 7);
+        let shared = BatchShared::new("t".into(), 3);
+        let ack = BatchAck {
+            base_offset: 100,
+            log_append_time: -1,
+        };
+        cbs.complete(&shared, &Ok(ack));
+        let seen = seen.lock().unwrap().clone();
+        let want: Vec<(String, i64)> = (0..10)
+            .map(|i| {
+                let tag = if i % 3 == 2 { "b" } else { "a" };
+                (format!("{tag}{i}"), 100 + i64::from(i))
+            })
+            .collect();
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn callbacks_see_the_error_and_survive_a_panicking_one() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let mut cbs = Callbacks::default();
+        for i in 0..4u32 {
+            let c = count.clone();
+            cbs.push(
+                RecordMeta {
+                    index: i,
+                    timestamp: 0,
+                    key_size: -1,
+                    value_size: -1,
+                },
+                move |r: Result<RecordMetadata, ProducerError>| {
+                    assert!(matches!(r, Err(ProducerError::Closed)));
+                    c.fetch_add(1, Ordering::SeqCst);
+                    if i == 1 {
+                        panic!("callback panics");
+                    }
+                },
+            );
+        }
+        cbs.complete(
+            &BatchShared::new("t".into(), 0),
+            &Err(ProducerError::Closed),
+        );
+        assert_eq!(count.load(Ordering::SeqCst), 4);
     }
 
     #[test]

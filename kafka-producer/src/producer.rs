@@ -9,7 +9,7 @@ use kafka_client::broker::Dialer;
 use kafka_protocol::records::{RECORD_BATCH_OVERHEAD, RecordBatchBuilder};
 use tokio::time::Instant;
 
-use crate::accumulator::{Callback, OpenBatch, TopicState, record_size_estimate};
+use crate::accumulator::{Callbacks, OpenBatch, TopicState, record_size_estimate};
 use crate::config::{PartitionerChoice, ProducerConfig};
 use crate::delivery::{BatchShared, DeliveryFuture, RecordMeta};
 use crate::engine::{AckHook, Engine, init_producer_id};
@@ -176,7 +176,7 @@ where
         &self,
         record: ProducerRecord<K, V>,
     ) -> Result<DeliveryFuture, ProducerError> {
-        let (shared, meta) = self.enqueue(record, None).await?;
+        let (shared, meta) = self.enqueue(record, None::<NoCallback>).await?;
         Ok(DeliveryFuture::new(shared, meta))
     }
 
@@ -204,7 +204,7 @@ where
     where
         F: FnOnce(Result<RecordMetadata, ProducerError>) + Send + 'static,
     {
-        self.enqueue(record, Some(Box::new(callback))).await?;
+        self.enqueue(record, Some(callback)).await?;
         Ok(())
     }
 
@@ -327,11 +327,14 @@ where
         }
     }
 
-    async fn enqueue(
+    async fn enqueue<F>(
         &self,
         record: ProducerRecord<K, V>,
-        callback: Option<Callback>,
-    ) -> Result<(Arc<BatchShared>, RecordMeta), ProducerError> {
+        callback: Option<F>,
+    ) -> Result<(Arc<BatchShared>, RecordMeta), ProducerError>
+    where
+        F: FnOnce(Result<RecordMetadata, ProducerError>) + Send + 'static,
+    {
         let r = self.enqueue_inner(record, callback).await;
         if let Err(e) = &r
             && !self.inner.interceptors.is_empty()
@@ -343,11 +346,14 @@ where
         r
     }
 
-    async fn enqueue_inner(
+    async fn enqueue_inner<F>(
         &self,
         record: ProducerRecord<K, V>,
-        callback: Option<Callback>,
-    ) -> Result<(Arc<BatchShared>, RecordMeta), ProducerError> {
+        callback: Option<F>,
+    ) -> Result<(Arc<BatchShared>, RecordMeta), ProducerError>
+    where
+        F: FnOnce(Result<RecordMetadata, ProducerError>) + Send + 'static,
+    {
         let inner = &*self.inner;
         let engine = &inner.engine;
         if let Some(f) = engine.fatal.get() {
@@ -396,7 +402,7 @@ where
                 key: "buffer.memory",
             });
         }
-        let topic = match engine.topic(&record.topic) {
+        let topic = match engine.topic_cached(&record.topic) {
             Some(t) => t,
             None => {
                 let d = *deadline.get_or_insert_with(|| Instant::now() + inner.max_block);
@@ -511,7 +517,7 @@ where
                         created: Instant::now(),
                         reserved: 0,
                         metas: Vec::new(),
-                        callbacks: Vec::new(),
+                        callbacks: Callbacks::default(),
                     })
                 }
             };
@@ -533,7 +539,7 @@ where
                         open.metas.push(meta);
                     }
                     if let Some(cb) = callback {
-                        open.callbacks.push((meta, cb));
+                        open.callbacks.push(meta, cb);
                     }
                     let shared = open.shared.clone();
                     let full = open.builder.uncompressed_size() >= engine.s.batch_size;
@@ -560,6 +566,9 @@ where
         }
     }
 }
+
+/// The callback type of [`Producer::send`], which has none.
+type NoCallback = fn(Result<RecordMetadata, ProducerError>);
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
