@@ -26,6 +26,9 @@ use crate::{ProducerError, RecordMetadata};
 #[derive(Default)]
 pub(crate) struct Callbacks {
     runs: Vec<Box<dyn CallbackRun>>,
+    /// Capacity of the first run (the record count of the partition's previous batch), so
+    /// a steady stream does not regrow the vector batch after batch.
+    hint: usize,
 }
 
 /// A run of callbacks of one type (type-erased).
@@ -58,6 +61,14 @@ where
 }
 
 impl Callbacks {
+    /// No callbacks yet; the first run gets room for `hint` records.
+    pub(crate) fn with_hint(hint: usize) -> Callbacks {
+        Callbacks {
+            runs: Vec::new(),
+            hint,
+        }
+    }
+
     /// Appends the callback of the record described by `meta`.
     pub(crate) fn push<F>(&mut self, meta: RecordMeta, callback: F)
     where
@@ -69,7 +80,12 @@ impl Callbacks {
             run.0.push((meta, callback));
             return;
         }
-        let mut v = Vec::with_capacity(64);
+        let capacity = if self.runs.is_empty() {
+            self.hint.clamp(16, 1 << 16)
+        } else {
+            16
+        };
+        let mut v = Vec::with_capacity(capacity);
         v.push((meta, callback));
         self.runs.push(Box::new(Run(v)));
     }
@@ -214,6 +230,8 @@ pub(crate) struct PartitionState {
     pub(crate) retry_blocked: bool,
     pub(crate) backoff_until: Option<Instant>,
     pub(crate) next_batch_no: u64,
+    /// Records in the last closed batch (sizes the next batch's callback vector).
+    pub(crate) last_batch_records: usize,
     pub(crate) next_sequence: i32,
     pub(crate) last_acked_sequence: i32,
     /// Every batch not completed yet (open, ready, in flight), for `flush`.
@@ -230,6 +248,7 @@ impl PartitionState {
             }
             let no = self.next_batch_no;
             self.next_batch_no += 1;
+            self.last_batch_records = open.builder.len();
             self.ready.push_back(Batch {
                 no,
                 shared: open.shared,
@@ -288,6 +307,7 @@ impl PartitionQueue {
                 retry_blocked: false,
                 backoff_until: None,
                 next_batch_no: 0,
+                last_batch_records: 0,
                 next_sequence: 0,
                 last_acked_sequence: -1,
                 incomplete: VecDeque::new(),
@@ -386,9 +406,14 @@ pub(crate) fn record_size_estimate(key: usize, value: usize, headers: &[(&str, u
     // at most 5 + 1 + 10 + 5 + 5 + 5 + 5 varint bytes.
     let mut n = 36 + key + value;
     for (k, v) in headers {
-        n += 10 + k.len() + v;
+        n += header_size_estimate(k.len(), *v);
     }
     n
+}
+
+/// An upper bound of one header's size inside a record.
+pub(crate) fn header_size_estimate(key: usize, value: usize) -> usize {
+    10 + key + value
 }
 
 #[cfg(test)]
