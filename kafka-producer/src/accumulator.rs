@@ -320,13 +320,31 @@ impl PartitionQueue {
     }
 }
 
+/// A value on cache lines of its own (128 bytes: CPUs prefetch lines in pairs), for the
+/// atomics written on every record: reads of neighbouring fields by the sender threads would
+/// otherwise take the line away from the sending thread between two records.
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// The uniform sticky partitioner's state of one topic.
+struct Sticky {
+    partition: AtomicI32,
+    bytes: AtomicUsize,
+    rng: AtomicU64,
+}
+
 /// A topic's partitions and its keyless-record state (uniform sticky, round-robin counter).
 pub(crate) struct TopicState {
     pub(crate) name: Arc<str>,
     pub(crate) partitions: Vec<Arc<PartitionQueue>>,
-    sticky_partition: AtomicI32,
-    sticky_bytes: AtomicUsize,
-    rng: AtomicU64,
+    sticky: CachePadded<Sticky>,
 }
 
 impl TopicState {
@@ -339,9 +357,11 @@ impl TopicState {
         TopicState {
             name,
             partitions,
-            sticky_partition: AtomicI32::new(-1),
-            sticky_bytes: AtomicUsize::new(0),
-            rng: AtomicU64::new(seed),
+            sticky: CachePadded(Sticky {
+                partition: AtomicI32::new(-1),
+                bytes: AtomicUsize::new(0),
+                rng: AtomicU64::new(seed),
+            }),
         }
     }
 
@@ -356,11 +376,11 @@ impl TopicState {
 
     fn random(&self) -> u64 {
         // xorshift; races between threads only mix the state further
-        let mut x = self.rng.load(Ordering::Relaxed);
+        let mut x = self.sticky.rng.load(Ordering::Relaxed);
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        self.rng.store(x, Ordering::Relaxed);
+        self.sticky.rng.store(x, Ordering::Relaxed);
         x
     }
 
@@ -372,10 +392,10 @@ impl TopicState {
         if n <= 1 {
             return 0;
         }
-        let mut p = self.sticky_partition.load(Ordering::Relaxed);
+        let mut p = self.sticky.partition.load(Ordering::Relaxed);
         if p < 0 || p >= n {
             let fresh = (self.random() % n as u64) as i32;
-            p = match self.sticky_partition.compare_exchange(
+            p = match self.sticky.partition.compare_exchange(
                 p,
                 fresh,
                 Ordering::Relaxed,
@@ -385,15 +405,16 @@ impl TopicState {
                 Err(cur) => cur,
             };
         }
-        let total = self.sticky_bytes.fetch_add(size, Ordering::Relaxed) + size;
+        let total = self.sticky.bytes.fetch_add(size, Ordering::Relaxed) + size;
         if total >= batch_size.max(1) {
             let next = (p + 1 + (self.random() % (n as u64 - 1)) as i32) % n;
             if self
-                .sticky_partition
+                .sticky
+                .partition
                 .compare_exchange(p, next, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
             {
-                self.sticky_bytes.store(0, Ordering::Relaxed);
+                self.sticky.bytes.store(0, Ordering::Relaxed);
             }
         }
         p

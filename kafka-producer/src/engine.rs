@@ -37,7 +37,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
 use crate::accumulator::{
-    Batch, PartitionQueue, Stamp, TopicState, add_sequence, batch_buffer_pool,
+    Batch, CachePadded, PartitionQueue, Stamp, TopicState, add_sequence, batch_buffer_pool,
 };
 use crate::config::{Acks, ProducerConfig};
 use crate::delivery::{BatchAck, BatchShared};
@@ -95,7 +95,8 @@ pub(crate) struct Engine {
     id: u64,
     /// Bumped whenever `topics` changes (a cached `TopicState` is current while it matches).
     topics_gen: AtomicU64,
-    pub(crate) memory: Semaphore,
+    /// `buffer.memory` in bytes, taken per record by `send`.
+    pub(crate) memory: CachePadded<Semaphore>,
     /// Batch buffers for reuse.
     pub(crate) buffers: BufferPool,
     sinks: Mutex<HashMap<i32, Arc<Notify>>>,
@@ -171,7 +172,7 @@ impl Engine {
             topics: RwLock::new(HashMap::new()),
             id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
             topics_gen: AtomicU64::new(0),
-            memory: Semaphore::new(permits),
+            memory: CachePadded(Semaphore::new(permits)),
             buffers: batch_buffer_pool(cfg.batch_size, cfg.buffer_memory),
             sinks: Mutex::new(HashMap::new()),
             producer: RwLock::new(producer),

@@ -653,6 +653,22 @@ struct Prepared {
 /// The callback type of [`Producer::send`], which has none.
 type NoCallback = fn(Result<RecordMetadata, ProducerError>);
 
+/// The wall clock in ms for records sent without a timestamp, read once per record.
+///
+/// On Linux this is `CLOCK_REALTIME_COARSE` (the time of the last timer tick, read from the
+/// vDSO without touching the clock hardware): never ahead of the precise clock and at most one
+/// tick (1 to 4 ms, by the kernel's `HZ`) behind it. The precise read was a tenth of the
+/// sending thread's time at 100-byte records; Kafka timestamps are milliseconds.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn now_ms() -> i64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    (t.tv_sec as i64)
+        .saturating_mul(1000)
+        .saturating_add(t.tv_nsec as i64 / 1_000_000)
+}
+
+/// The wall clock in ms for records sent without a timestamp.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -817,5 +833,27 @@ where
                 runtime: tokio::runtime::Handle::current(),
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn precise_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn record_clock_is_the_wall_clock_never_ahead() {
+        for _ in 0..1000 {
+            let before = precise_ms();
+            let t = super::now_ms();
+            let after = precise_ms();
+            assert!(t <= after, "coarse clock ahead: {t} > {after}");
+            // one timer tick at most (HZ >= 100), with room for a descheduled thread
+            assert!(t >= before - 50, "coarse clock {t} far behind {before}");
+        }
     }
 }

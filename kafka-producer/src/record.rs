@@ -187,7 +187,8 @@ pub struct ProducerRecord<K, V> {
     pub key: Option<K>,
     /// Value (`None` = null value, a tombstone on compacted topics).
     pub value: Option<V>,
-    /// Create time in ms since the epoch; `None` = the time of `send`.
+    /// Create time in ms since the epoch; `None` = the time of `send` (on Linux the coarse wall
+    /// clock, `CLOCK_REALTIME_COARSE`: at most one timer tick, 1 to 4 ms, behind the precise one).
     pub timestamp: Option<i64>,
     /// Headers, in order, duplicates kept.
     pub headers: Vec<Header>,
