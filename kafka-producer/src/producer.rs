@@ -399,12 +399,20 @@ where
         } else {
             inner.interceptors.on_send(record)
         };
-        let key: Option<Bytes> = match &record.key {
-            Some(k) => Some(inner.key_ser.serialize(&record.topic, k)?),
+        let ProducerRecord {
+            topic,
+            partition,
+            key,
+            value,
+            timestamp,
+            headers,
+        } = record;
+        let key: Option<Bytes> = match key {
+            Some(k) => Some(inner.key_ser.serialize_owned(&topic, k)?),
             None => None,
         };
-        let value: Option<Bytes> = match &record.value {
-            Some(v) => Some(inner.value_ser.serialize(&record.topic, v)?),
+        let value: Option<Bytes> = match value {
+            Some(v) => Some(inner.value_ser.serialize_owned(&topic, v)?),
             None => None,
         };
         let mut size = record_size_estimate(
@@ -412,7 +420,7 @@ where
             value.as_ref().map_or(0, Bytes::len),
             &[],
         );
-        for h in &record.headers {
+        for h in &headers {
             size += header_size_estimate(h.key.len(), h.value.as_ref().map_or(0, Bytes::len));
         }
         if size + RECORD_BATCH_OVERHEAD > inner.max_request_size {
@@ -430,10 +438,10 @@ where
             });
         }
         Ok(Prepared {
-            topic: record.topic,
-            partition: record.partition,
-            timestamp: record.timestamp,
-            headers: record.headers,
+            topic,
+            partition,
+            timestamp,
+            headers,
             key,
             value,
             size,
