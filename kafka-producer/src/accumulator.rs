@@ -493,7 +493,9 @@ mod tests {
                 });
             } else {
                 cbs.push(meta(i), move |r: Result<RecordMetadata, ProducerError>| {
-                    s.lock().unwrap().push((format!("a{i}"), r.unwrap().offset));
+                    let m = r.unwrap();
+                    assert_eq!((m.topic.as_str(), m.partition, m.timestamp), ("t", 3, 7));
+                    s.lock().unwrap().push((format!("a{i}"), m.offset));
                 });
             }
         }

@@ -244,8 +244,8 @@ impl<K, V> ProducerRecord<K, V> {
 /// Where an acknowledged record landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMetadata {
-    /// Topic.
-    pub topic: String,
+    /// Topic (the producer's shared name: no allocation per acknowledged record).
+    pub topic: Topic,
     /// Partition.
     pub partition: i32,
     /// Offset assigned by the broker (-1 with acks=0).
