@@ -202,30 +202,36 @@ impl Engine {
     /// caller reuses one [`Topic`]), else from the map (and cached).
     pub(crate) fn topic_cached(&self, name: &Topic) -> Option<Arc<TopicState>> {
         let generation = self.topics_gen.load(Ordering::Acquire);
-        let hit = TOPIC_CACHE.with(|c| {
-            let c = c.borrow();
-            match &*c {
-                Some(e)
-                    if e.engine == self.id
-                        && e.generation == generation
-                        && (e.name.ptr_eq(name) || e.name == *name) =>
-                {
-                    e.state.upgrade()
+        // `try_with`: during thread-local destruction the cache is skipped, not a panic.
+        let hit = TOPIC_CACHE
+            .try_with(|c| {
+                let c = c.try_borrow().ok()?;
+                match &*c {
+                    Some(e)
+                        if e.engine == self.id
+                            && e.generation == generation
+                            && (e.name.ptr_eq(name) || e.name == *name) =>
+                    {
+                        e.state.upgrade()
+                    }
+                    _ => None,
                 }
-                _ => None,
-            }
-        });
+            })
+            .ok()
+            .flatten();
         if hit.is_some() {
             return hit;
         }
         let state = self.topic(name)?;
-        TOPIC_CACHE.with(|c| {
-            *c.borrow_mut() = Some(CachedTopic {
-                engine: self.id,
-                generation,
-                name: name.clone(),
-                state: Arc::downgrade(&state),
-            })
+        let _ = TOPIC_CACHE.try_with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                *c = Some(CachedTopic {
+                    engine: self.id,
+                    generation,
+                    name: name.clone(),
+                    state: Arc::downgrade(&state),
+                });
+            }
         });
         Some(state)
     }
