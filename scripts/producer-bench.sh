@@ -8,7 +8,8 @@
 # Same settings for all: acks, linger.ms=5, batch.size, no compression, idempotence on (the
 # default with acks=all), keyless records, 6 partitions (pre-created; ours creates its own).
 # Runs alternate (ours, java, rdkafka, franz-go, ours, ...) per size. Prints records/s, MB/s
-# (MiB/s), p50/p99 send->ack latency, CPU seconds per million records (user+sys of the client
+# (MiB/s), p50/p99 send->ack latency (ours: of every 16th record, producer_perf
+# --latency-every; the others time every record), CPU seconds per million records (user+sys of the client
 # process, /usr/bin/time) and the ratios ours / each peer (medians).
 #
 #   scripts/producer-bench.sh                      starts Apache Kafka in target/producer-bench

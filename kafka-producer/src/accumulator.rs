@@ -7,6 +7,7 @@
 //! sequence are assigned when a batch is drained for its first send (as the Java client
 //! does), and it is compressed then, outside the lock, by the broker's sender task.
 
+use std::any::Any;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -16,11 +17,86 @@ use kafka_protocol::frame::BufferPool;
 use kafka_protocol::records::{RECORD_BATCH_OVERHEAD, RecordBatchBuilder};
 use tokio::time::Instant;
 
-use crate::delivery::{BatchShared, RecordMeta};
+use crate::delivery::{BatchAck, BatchShared, RecordMeta};
 use crate::{ProducerError, RecordMetadata};
 
-/// A per-record completion callback.
-pub(crate) type Callback = Box<dyn FnOnce(Result<RecordMetadata, ProducerError>) + Send>;
+/// The delivery callbacks of a batch's records, in record order, as runs of one closure type:
+/// a sending loop passes the same closure type every time, so its callbacks are stored inline
+/// in one growing vector per batch instead of one `Box` per record.
+#[derive(Default)]
+pub(crate) struct Callbacks {
+    runs: Vec<Box<dyn CallbackRun>>,
+    /// Capacity of the first run (the record count of the partition's previous batch), so
+    /// a steady stream does not regrow the vector batch after batch.
+    hint: usize,
+}
+
+/// A run of callbacks of one type (type-erased).
+trait CallbackRun: Send {
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+    fn complete(self: Box<Self>, shared: &BatchShared, result: &Result<BatchAck, ProducerError>);
+}
+
+struct Run<F>(Vec<(RecordMeta, F)>);
+
+impl<F> CallbackRun for Run<F>
+where
+    F: FnOnce(Result<RecordMetadata, ProducerError>) + Send + 'static,
+{
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+
+    fn complete(self: Box<Self>, shared: &BatchShared, result: &Result<BatchAck, ProducerError>) {
+        for (m, cb) in self.0 {
+            let r = match result {
+                Ok(ack) => Ok(m.metadata(shared, ack)),
+                Err(e) => Err(e.clone()),
+            };
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(r))).is_err() {
+                tracing::warn!("producer delivery callback panicked");
+            }
+        }
+    }
+}
+
+impl Callbacks {
+    /// No callbacks yet; the first run gets room for `hint` records.
+    pub(crate) fn with_hint(hint: usize) -> Callbacks {
+        Callbacks {
+            runs: Vec::new(),
+            hint,
+        }
+    }
+
+    /// Appends the callback of the record described by `meta`.
+    pub(crate) fn push<F>(&mut self, meta: RecordMeta, callback: F)
+    where
+        F: FnOnce(Result<RecordMetadata, ProducerError>) + Send + 'static,
+    {
+        if let Some(last) = self.runs.last_mut()
+            && let Some(run) = last.as_any_mut().downcast_mut::<Run<F>>()
+        {
+            run.0.push((meta, callback));
+            return;
+        }
+        let capacity = if self.runs.is_empty() {
+            self.hint.clamp(16, 1 << 16)
+        } else {
+            16
+        };
+        let mut v = Vec::with_capacity(capacity);
+        v.push((meta, callback));
+        self.runs.push(Box::new(Run(v)));
+    }
+
+    /// Calls every callback, in record order, with the batch's outcome.
+    pub(crate) fn complete(self, shared: &BatchShared, result: &Result<BatchAck, ProducerError>) {
+        for run in self.runs {
+            run.complete(shared, result);
+        }
+    }
+}
 
 /// Producer id, epoch and base sequence stamped into a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +113,7 @@ pub(crate) struct OpenBatch {
     pub(crate) created: Instant,
     pub(crate) reserved: usize,
     pub(crate) metas: Vec<RecordMeta>,
-    pub(crate) callbacks: Vec<(RecordMeta, Callback)>,
+    pub(crate) callbacks: Callbacks,
 }
 
 /// A closed batch: waiting, in flight, or back for a retry.
@@ -56,7 +132,7 @@ pub(crate) struct Batch {
     pub(crate) stamp: Option<Stamp>,
     pub(crate) last_error: Option<kafka_client::Error>,
     pub(crate) metas: Vec<RecordMeta>,
-    pub(crate) callbacks: Vec<(RecordMeta, Callback)>,
+    pub(crate) callbacks: Callbacks,
 }
 
 impl Batch {
@@ -154,6 +230,8 @@ pub(crate) struct PartitionState {
     pub(crate) retry_blocked: bool,
     pub(crate) backoff_until: Option<Instant>,
     pub(crate) next_batch_no: u64,
+    /// Records in the last closed batch (sizes the next batch's callback vector).
+    pub(crate) last_batch_records: usize,
     pub(crate) next_sequence: i32,
     pub(crate) last_acked_sequence: i32,
     /// Every batch not completed yet (open, ready, in flight), for `flush`.
@@ -170,6 +248,7 @@ impl PartitionState {
             }
             let no = self.next_batch_no;
             self.next_batch_no += 1;
+            self.last_batch_records = open.builder.len();
             self.ready.push_back(Batch {
                 no,
                 shared: open.shared,
@@ -228,6 +307,7 @@ impl PartitionQueue {
                 retry_blocked: false,
                 backoff_until: None,
                 next_batch_no: 0,
+                last_batch_records: 0,
                 next_sequence: 0,
                 last_acked_sequence: -1,
                 incomplete: VecDeque::new(),
@@ -240,13 +320,31 @@ impl PartitionQueue {
     }
 }
 
+/// A value on cache lines of its own (128 bytes: CPUs prefetch lines in pairs), for the
+/// atomics written on every record: reads of neighbouring fields by the sender threads would
+/// otherwise take the line away from the sending thread between two records.
+#[repr(align(128))]
+pub(crate) struct CachePadded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for CachePadded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// The uniform sticky partitioner's state of one topic.
+struct Sticky {
+    partition: AtomicI32,
+    bytes: AtomicUsize,
+    rng: AtomicU64,
+}
+
 /// A topic's partitions and its keyless-record state (uniform sticky, round-robin counter).
 pub(crate) struct TopicState {
     pub(crate) name: Arc<str>,
     pub(crate) partitions: Vec<Arc<PartitionQueue>>,
-    sticky_partition: AtomicI32,
-    sticky_bytes: AtomicUsize,
-    rng: AtomicU64,
+    sticky: CachePadded<Sticky>,
 }
 
 impl TopicState {
@@ -259,9 +357,11 @@ impl TopicState {
         TopicState {
             name,
             partitions,
-            sticky_partition: AtomicI32::new(-1),
-            sticky_bytes: AtomicUsize::new(0),
-            rng: AtomicU64::new(seed),
+            sticky: CachePadded(Sticky {
+                partition: AtomicI32::new(-1),
+                bytes: AtomicUsize::new(0),
+                rng: AtomicU64::new(seed),
+            }),
         }
     }
 
@@ -276,11 +376,11 @@ impl TopicState {
 
     fn random(&self) -> u64 {
         // xorshift; races between threads only mix the state further
-        let mut x = self.rng.load(Ordering::Relaxed);
+        let mut x = self.sticky.rng.load(Ordering::Relaxed);
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        self.rng.store(x, Ordering::Relaxed);
+        self.sticky.rng.store(x, Ordering::Relaxed);
         x
     }
 
@@ -292,10 +392,10 @@ impl TopicState {
         if n <= 1 {
             return 0;
         }
-        let mut p = self.sticky_partition.load(Ordering::Relaxed);
+        let mut p = self.sticky.partition.load(Ordering::Relaxed);
         if p < 0 || p >= n {
             let fresh = (self.random() % n as u64) as i32;
-            p = match self.sticky_partition.compare_exchange(
+            p = match self.sticky.partition.compare_exchange(
                 p,
                 fresh,
                 Ordering::Relaxed,
@@ -305,15 +405,16 @@ impl TopicState {
                 Err(cur) => cur,
             };
         }
-        let total = self.sticky_bytes.fetch_add(size, Ordering::Relaxed) + size;
+        let total = self.sticky.bytes.fetch_add(size, Ordering::Relaxed) + size;
         if total >= batch_size.max(1) {
             let next = (p + 1 + (self.random() % (n as u64 - 1)) as i32) % n;
             if self
-                .sticky_partition
+                .sticky
+                .partition
                 .compare_exchange(p, next, Ordering::Relaxed, Ordering::Relaxed)
                 .is_ok()
             {
-                self.sticky_bytes.store(0, Ordering::Relaxed);
+                self.sticky.bytes.store(0, Ordering::Relaxed);
             }
         }
         p
@@ -326,9 +427,14 @@ pub(crate) fn record_size_estimate(key: usize, value: usize, headers: &[(&str, u
     // at most 5 + 1 + 10 + 5 + 5 + 5 + 5 varint bytes.
     let mut n = 36 + key + value;
     for (k, v) in headers {
-        n += 10 + k.len() + v;
+        n += header_size_estimate(k.len(), *v);
     }
     n
+}
+
+/// An upper bound of one header's size inside a record.
+pub(crate) fn header_size_estimate(key: usize, value: usize) -> usize {
+    10 + key + value
 }
 
 #[cfg(test)]
@@ -365,6 +471,78 @@ mod tests {
         assert_eq!(parsed.producer_epoch(), 2);
         assert_eq!(parsed.base_sequence(), 40);
         assert_eq!(parsed.last_sequence(), 41);
+    }
+
+    #[test]
+    fn callbacks_run_in_record_order_across_closure_types() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut cbs = Callbacks::default();
+        let meta = |index| RecordMeta {
+            index,
+            timestamp: 7,
+            key_size: -1,
+            value_size: 1,
+        };
+        for i in 0..10u32 {
+            let s = seen.clone();
+            if i % 3 == 2 {
+                // another closure type in the middle starts a new run
+                let tag = format!("b{i}");
+                cbs.push(meta(i), move |r: Result<RecordMetadata, ProducerError>| {
+                    s.lock().unwrap().push((tag, r.unwrap().offset));
+                });
+            } else {
+                cbs.push(meta(i), move |r: Result<RecordMetadata, ProducerError>| {
+                    let m = r.unwrap();
+                    assert_eq!((m.topic.as_str(), m.partition, m.timestamp), ("t", 3, 7));
+                    s.lock().unwrap().push((format!("a{i}"), m.offset));
+                });
+            }
+        }
+        assert_eq!(cbs.runs.len(), 7);
+        let shared = BatchShared::new("t".into(), 3);
+        let ack = BatchAck {
+            base_offset: 100,
+            log_append_time: -1,
+        };
+        cbs.complete(&shared, &Ok(ack));
+        let seen = seen.lock().unwrap().clone();
+        let want: Vec<(String, i64)> = (0..10)
+            .map(|i| {
+                let tag = if i % 3 == 2 { "b" } else { "a" };
+                (format!("{tag}{i}"), 100 + i64::from(i))
+            })
+            .collect();
+        assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn callbacks_see_the_error_and_survive_a_panicking_one() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let mut cbs = Callbacks::default();
+        for i in 0..4u32 {
+            let c = count.clone();
+            cbs.push(
+                RecordMeta {
+                    index: i,
+                    timestamp: 0,
+                    key_size: -1,
+                    value_size: -1,
+                },
+                move |r: Result<RecordMetadata, ProducerError>| {
+                    assert!(matches!(r, Err(ProducerError::Closed)));
+                    c.fetch_add(1, Ordering::SeqCst);
+                    if i == 1 {
+                        panic!("callback panics");
+                    }
+                },
+            );
+        }
+        cbs.complete(
+            &BatchShared::new("t".into(), 0),
+            &Err(ProducerError::Closed),
+        );
+        assert_eq!(count.load(Ordering::SeqCst), 4);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 
-use crate::{ProducerError, RecordMetadata};
+use crate::{ProducerError, RecordMetadata, Topic};
 
 /// What the broker said about a whole batch.
 #[derive(Debug, Clone, Copy)]
@@ -99,7 +99,7 @@ pub(crate) struct RecordMeta {
 impl RecordMeta {
     pub(crate) fn metadata(&self, shared: &BatchShared, ack: &BatchAck) -> RecordMetadata {
         RecordMetadata {
-            topic: shared.topic.to_string(),
+            topic: Topic::from(&shared.topic),
             partition: shared.partition,
             offset: if ack.base_offset < 0 {
                 -1

@@ -20,7 +20,7 @@
 
 use std::collections::HashMap;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
@@ -36,13 +36,13 @@ use kafka_protocol::messages::{
 use tokio::sync::{Notify, Semaphore};
 use tokio::time::Instant;
 
-use crate::ProducerError;
 use crate::accumulator::{
-    Batch, PartitionQueue, Stamp, TopicState, add_sequence, batch_buffer_pool,
+    Batch, CachePadded, PartitionQueue, Stamp, TopicState, add_sequence, batch_buffer_pool,
 };
 use crate::config::{Acks, ProducerConfig};
 use crate::delivery::{BatchAck, BatchShared};
 use crate::txn::TxnManager;
+use crate::{ProducerError, Topic};
 use kafka_protocol::frame::BufferPool;
 
 /// Hook run per record on acknowledgement (the interceptor chain, type-erased).
@@ -91,7 +91,12 @@ pub(crate) struct Engine {
     pub(crate) s: Settings,
     pub(crate) client: Client,
     pub(crate) topics: RwLock<HashMap<Arc<str>, Arc<TopicState>>>,
-    pub(crate) memory: Semaphore,
+    /// Unique per engine (the key of the per-thread topic cache).
+    id: u64,
+    /// Bumped whenever `topics` changes (a cached `TopicState` is current while it matches).
+    topics_gen: AtomicU64,
+    /// `buffer.memory` in bytes, taken per record by `send`.
+    pub(crate) memory: CachePadded<Semaphore>,
     /// Batch buffers for reuse.
     pub(crate) buffers: BufferPool,
     sinks: Mutex<HashMap<i32, Arc<Notify>>>,
@@ -117,6 +122,22 @@ impl std::fmt::Debug for Engine {
             .field("settings", &self.s)
             .finish_non_exhaustive()
     }
+}
+
+static NEXT_ENGINE_ID: AtomicU64 = AtomicU64::new(0);
+
+/// One entry of the per-thread topic cache.
+struct CachedTopic {
+    engine: u64,
+    generation: u64,
+    name: Topic,
+    /// Weak: a cache entry does not keep a dropped producer's queues alive.
+    state: Weak<TopicState>,
+}
+
+thread_local! {
+    /// The last topic looked up on this thread (a sending loop usually targets one topic).
+    static TOPIC_CACHE: std::cell::RefCell<Option<CachedTopic>> = const { std::cell::RefCell::new(None) };
 }
 
 type InFlight = Pin<Box<dyn std::future::Future<Output = Done> + Send>>;
@@ -149,7 +170,9 @@ impl Engine {
             s,
             client,
             topics: RwLock::new(HashMap::new()),
-            memory: Semaphore::new(permits),
+            id: NEXT_ENGINE_ID.fetch_add(1, Ordering::Relaxed),
+            topics_gen: AtomicU64::new(0),
+            memory: CachePadded(Semaphore::new(permits)),
             buffers: batch_buffer_pool(cfg.batch_size, cfg.buffer_memory),
             sinks: Mutex::new(HashMap::new()),
             producer: RwLock::new(producer),
@@ -174,6 +197,45 @@ impl Engine {
             .cloned()
     }
 
+    /// The state of a record's topic: from this thread's one-entry cache when it holds the
+    /// same engine, topic and generation (no lock, no hashing: a pointer comparison when the
+    /// caller reuses one [`Topic`]), else from the map (and cached).
+    pub(crate) fn topic_cached(&self, name: &Topic) -> Option<Arc<TopicState>> {
+        let generation = self.topics_gen.load(Ordering::Acquire);
+        // `try_with`: during thread-local destruction the cache is skipped, not a panic.
+        let hit = TOPIC_CACHE
+            .try_with(|c| {
+                let c = c.try_borrow().ok()?;
+                match &*c {
+                    Some(e)
+                        if e.engine == self.id
+                            && e.generation == generation
+                            && (e.name.ptr_eq(name) || e.name == *name) =>
+                    {
+                        e.state.upgrade()
+                    }
+                    _ => None,
+                }
+            })
+            .ok()
+            .flatten();
+        if hit.is_some() {
+            return hit;
+        }
+        let state = self.topic(name)?;
+        let _ = TOPIC_CACHE.try_with(|c| {
+            if let Ok(mut c) = c.try_borrow_mut() {
+                *c = Some(CachedTopic {
+                    engine: self.id,
+                    generation,
+                    name: name.clone(),
+                    state: Arc::downgrade(&state),
+                });
+            }
+        });
+        Some(state)
+    }
+
     fn all_topics(&self) -> Vec<Arc<TopicState>> {
         self.topics
             .read()
@@ -192,6 +254,7 @@ impl Engine {
             }
             let grown = Arc::new(t.grown(count));
             map.insert(grown.name.clone(), grown.clone());
+            self.topics_gen.fetch_add(1, Ordering::AcqRel);
             return grown;
         }
         let name: Arc<str> = name.into();
@@ -200,6 +263,7 @@ impl Engine {
             .collect();
         let t = Arc::new(TopicState::new(name.clone(), parts));
         map.insert(name, t.clone());
+        self.topics_gen.fetch_add(1, Ordering::AcqRel);
         t
     }
 
@@ -842,15 +906,7 @@ impl Engine {
                 }
             }
         }
-        for (m, cb) in batch.callbacks {
-            let r = match &result {
-                Ok(ack) => Ok(m.metadata(&batch.shared, ack)),
-                Err(e) => Err(e.clone()),
-            };
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cb(r))).is_err() {
-                tracing::warn!("producer delivery callback panicked");
-            }
-        }
+        batch.callbacks.complete(&batch.shared, &result);
     }
 
     fn closing_hard(&self) -> bool {

@@ -106,5 +106,5 @@ pub use delivery::DeliveryFuture;
 pub use error::ProducerError;
 pub use kafka_client::ConsumerGroupMetadata;
 pub use producer::{Producer, ProducerBuilder};
-pub use record::{Header, ProducerRecord, RecordMetadata};
+pub use record::{Header, ProducerRecord, RecordMetadata, Topic};
 pub use transaction::TxnOffset;

@@ -9,7 +9,9 @@ use kafka_client::broker::Dialer;
 use kafka_protocol::records::{RECORD_BATCH_OVERHEAD, RecordBatchBuilder};
 use tokio::time::Instant;
 
-use crate::accumulator::{Callback, OpenBatch, TopicState, record_size_estimate};
+use crate::accumulator::{
+    Callbacks, OpenBatch, TopicState, header_size_estimate, record_size_estimate,
+};
 use crate::config::{PartitionerChoice, ProducerConfig};
 use crate::delivery::{BatchShared, DeliveryFuture, RecordMeta};
 use crate::engine::{AckHook, Engine, init_producer_id};
@@ -19,7 +21,7 @@ use crate::partitioner::{
 };
 use crate::serializer::{DefaultSerializer, Serializer};
 use crate::txn::{TxnManager, TxnState};
-use crate::{ProducerError, ProducerRecord, RecordMetadata};
+use crate::{Header, ProducerError, ProducerRecord, RecordMetadata, Topic};
 
 /// A Kafka producer: batches records per partition and sends them to partition leaders, one
 /// sender task per broker, with retries, idempotence (on by default) and ordering per
@@ -176,8 +178,12 @@ where
         &self,
         record: ProducerRecord<K, V>,
     ) -> Result<DeliveryFuture, ProducerError> {
-        let (shared, meta) = self.enqueue(record, None).await?;
-        Ok(DeliveryFuture::new(shared, meta))
+        match self.enqueue::<NoCallback, true>(record, None).await? {
+            Some((shared, meta)) => Ok(DeliveryFuture::new(shared, meta)),
+            None => Err(ProducerError::Fatal(
+                "record queued without a handle".into(),
+            )),
+        }
     }
 
     /// Queues a record like [`send`](Producer::send) and calls `callback` with its outcome
@@ -204,7 +210,7 @@ where
     where
         F: FnOnce(Result<RecordMetadata, ProducerError>) + Send + 'static,
     {
-        self.enqueue(record, Some(Box::new(callback))).await?;
+        self.enqueue::<F, false>(record, Some(callback)).await?;
         Ok(())
     }
 
@@ -327,12 +333,47 @@ where
         }
     }
 
-    async fn enqueue(
+    /// Queues a record: the common case (topic known, buffer space free) runs without
+    /// waiting and without nested futures; only metadata and buffer space are awaited.
+    /// With `WANT`, returns what the [`DeliveryFuture`] needs.
+    async fn enqueue<F, const WANT: bool>(
         &self,
         record: ProducerRecord<K, V>,
-        callback: Option<Callback>,
-    ) -> Result<(Arc<BatchShared>, RecordMeta), ProducerError> {
-        let r = self.enqueue_inner(record, callback).await;
+        callback: Option<F>,
+    ) -> Result<Option<(Arc<BatchShared>, RecordMeta)>, ProducerError>
+    where
+        F: FnOnce(Result<RecordMetadata, ProducerError>) + Send + 'static,
+    {
+        let r = match self.prepare(record) {
+            Ok(p) => {
+                // max.block.ms starts when the first wait does (metadata or buffer memory):
+                // the common path reads no clock here.
+                let mut deadline: Option<Instant> = None;
+                let topic = match self.inner.engine.topic_cached(&p.topic) {
+                    Some(t) => Ok(t),
+                    None => {
+                        let d =
+                            *deadline.get_or_insert_with(|| Instant::now() + self.inner.max_block);
+                        self.topic_state(&p.topic, d).await
+                    }
+                };
+                match topic.and_then(|t| self.route(&p, &t).map(|part| (t, part))) {
+                    Err(e) => Err(e),
+                    Ok((topic, partition)) => match self.reserve(p.size) {
+                        Ok(()) => self.append::<F, WANT>(p, &topic, partition, callback),
+                        Err(()) => {
+                            let d = *deadline
+                                .get_or_insert_with(|| Instant::now() + self.inner.max_block);
+                            match self.reserve_wait(p.size, d).await {
+                                Ok(()) => self.append::<F, WANT>(p, &topic, partition, callback),
+                                Err(e) => Err(e),
+                            }
+                        }
+                    },
+                }
+            }
+            Err(e) => Err(e),
+        };
         if let Err(e) = &r
             && !self.inner.interceptors.is_empty()
         {
@@ -343,11 +384,8 @@ where
         r
     }
 
-    async fn enqueue_inner(
-        &self,
-        record: ProducerRecord<K, V>,
-        callback: Option<Callback>,
-    ) -> Result<(Arc<BatchShared>, RecordMeta), ProducerError> {
+    /// Interceptors, serialization and the size checks.
+    fn prepare(&self, record: ProducerRecord<K, V>) -> Result<Prepared, ProducerError> {
         let inner = &*self.inner;
         let engine = &inner.engine;
         if let Some(f) = engine.fatal.get() {
@@ -356,32 +394,35 @@ where
         if engine.closing.load(std::sync::atomic::Ordering::Relaxed) {
             return Err(ProducerError::Closed);
         }
-        // max.block.ms starts when the first wait does (metadata or buffer memory): the common
-        // path (known topic, free buffer) reads no clock here.
-        let mut deadline: Option<Instant> = None;
         let record = if inner.interceptors.is_empty() {
             record
         } else {
             inner.interceptors.on_send(record)
         };
-        let key: Option<Bytes> = match &record.key {
-            Some(k) => Some(inner.key_ser.serialize(&record.topic, k)?),
+        let ProducerRecord {
+            topic,
+            partition,
+            key,
+            value,
+            timestamp,
+            headers,
+        } = record;
+        let key: Option<Bytes> = match key {
+            Some(k) => Some(inner.key_ser.serialize_owned(&topic, k)?),
             None => None,
         };
-        let value: Option<Bytes> = match &record.value {
-            Some(v) => Some(inner.value_ser.serialize(&record.topic, v)?),
+        let value: Option<Bytes> = match value {
+            Some(v) => Some(inner.value_ser.serialize_owned(&topic, v)?),
             None => None,
         };
-        let header_sizes: Vec<(&str, usize)> = record
-            .headers
-            .iter()
-            .map(|h| (h.key.as_str(), h.value.as_ref().map_or(0, Bytes::len)))
-            .collect();
-        let size = record_size_estimate(
+        let mut size = record_size_estimate(
             key.as_ref().map_or(0, Bytes::len),
             value.as_ref().map_or(0, Bytes::len),
-            &header_sizes,
+            &[],
         );
+        for h in &headers {
+            size += header_size_estimate(h.key.len(), h.value.as_ref().map_or(0, Bytes::len));
+        }
         if size + RECORD_BATCH_OVERHEAD > inner.max_request_size {
             return Err(ProducerError::RecordTooLarge {
                 size,
@@ -396,95 +437,133 @@ where
                 key: "buffer.memory",
             });
         }
-        let topic = match engine.topic(&record.topic) {
-            Some(t) => t,
-            None => {
-                let d = *deadline.get_or_insert_with(|| Instant::now() + inner.max_block);
-                self.topic_state(&record.topic, d).await?
-            }
-        };
+        Ok(Prepared {
+            topic,
+            partition,
+            timestamp,
+            headers,
+            key,
+            value,
+            size,
+        })
+    }
+
+    /// The record's partition (explicit, partitioner, or uniform sticky); joins it to the
+    /// open transaction.
+    fn route(&self, p: &Prepared, topic: &TopicState) -> Result<i32, ProducerError> {
+        let inner = &*self.inner;
+        let engine = &inner.engine;
         let count = topic.partitions.len() as i32;
-        let partition = match record.partition {
-            Some(p) if p < 0 || p >= count => {
+        let partition = match p.partition {
+            Some(part) if part < 0 || part >= count => {
                 return Err(ProducerError::InvalidPartition {
-                    partition: p,
+                    partition: part,
                     partitions: count,
                 });
             }
-            Some(p) => p,
+            Some(part) => part,
             None => {
                 let chosen = match &inner.partitioning {
-                    Partitioning::Default => match &key {
+                    Partitioning::Default => match &p.key {
                         Some(k) if !inner.ignore_keys => {
                             Some(crate::partitioner::murmur2_partition(k, count))
                         }
                         _ => None,
                     },
                     Partitioning::RoundRobin(rr) => rr.partition(&PartitionRequest {
-                        topic: &record.topic,
-                        key: key.as_deref(),
-                        value: value.as_deref(),
+                        topic: &p.topic,
+                        key: p.key.as_deref(),
+                        value: p.value.as_deref(),
                         num_partitions: count,
                         available_partitions: &[],
                     }),
-                    Partitioning::Custom(p) => p.partition(&PartitionRequest {
-                        topic: &record.topic,
+                    Partitioning::Custom(c) => c.partition(&PartitionRequest {
+                        topic: &p.topic,
                         key: if inner.ignore_keys {
                             None
                         } else {
-                            key.as_deref()
+                            p.key.as_deref()
                         },
-                        value: value.as_deref(),
+                        value: p.value.as_deref(),
                         num_partitions: count,
                         available_partitions: &[],
                     }),
                 };
                 match chosen {
-                    Some(p) if p >= 0 && p < count => p,
-                    Some(p) => {
+                    Some(part) if part >= 0 && part < count => part,
+                    Some(part) => {
                         return Err(ProducerError::InvalidPartition {
-                            partition: p,
+                            partition: part,
                             partitions: count,
                         });
                     }
-                    None => topic.sticky(size, engine.s.batch_size),
+                    None => topic.sticky(p.size, engine.s.batch_size),
                 }
             }
         };
         if let Some(txn) = &engine.txn {
             txn.maybe_add_partition(&topic.name, partition)?;
         }
-        // Buffer space, waiting up to what remains of max.block.ms.
+        Ok(partition)
+    }
+
+    /// Takes `size` bytes of `buffer.memory` if free now.
+    fn reserve(&self, size: usize) -> Result<(), ()> {
         let permits = u32::try_from(size).unwrap_or(u32::MAX);
-        match engine.memory.try_acquire_many(permits) {
-            Ok(p) => p.forget(),
-            Err(_) => {
-                let d = *deadline.get_or_insert_with(|| Instant::now() + inner.max_block);
-                match tokio::time::timeout_at(d, engine.memory.acquire_many(permits)).await {
-                    Ok(Ok(p)) => p.forget(),
-                    Ok(Err(_)) => return Err(ProducerError::Closed),
-                    Err(_) => {
-                        return Err(ProducerError::MaxBlock {
-                            what: format!("{size} bytes of buffer.memory"),
-                            timeout: inner.max_block,
-                        });
-                    }
-                }
+        match self.inner.engine.memory.try_acquire_many(permits) {
+            Ok(p) => {
+                p.forget();
+                Ok(())
             }
+            Err(_) => Err(()),
         }
-        let timestamp = record.timestamp.unwrap_or_else(now_ms);
-        let headers: Vec<(&str, Option<&[u8]>)> = record
-            .headers
-            .iter()
-            .map(|h| (h.key.as_str(), h.value.as_deref()))
-            .collect();
+    }
+
+    /// Waits for `size` bytes of `buffer.memory` until `deadline` (max.block.ms).
+    async fn reserve_wait(&self, size: usize, deadline: Instant) -> Result<(), ProducerError> {
+        let permits = u32::try_from(size).unwrap_or(u32::MAX);
+        let memory = &self.inner.engine.memory;
+        match tokio::time::timeout_at(deadline, memory.acquire_many(permits)).await {
+            Ok(Ok(p)) => {
+                p.forget();
+                Ok(())
+            }
+            Ok(Err(_)) => Err(ProducerError::Closed),
+            Err(_) => Err(ProducerError::MaxBlock {
+                what: format!("{size} bytes of buffer.memory"),
+                timeout: self.inner.max_block,
+            }),
+        }
+    }
+
+    /// Appends the record to its partition's open batch (`size` bytes of buffer memory
+    /// already reserved; given back on failure).
+    fn append<F, const WANT: bool>(
+        &self,
+        p: Prepared,
+        topic: &TopicState,
+        partition: i32,
+        callback: Option<F>,
+    ) -> Result<Option<(Arc<BatchShared>, RecordMeta)>, ProducerError>
+    where
+        F: FnOnce(Result<RecordMetadata, ProducerError>) + Send + 'static,
+    {
+        let inner = &*self.inner;
+        let engine = &inner.engine;
+        let size = p.size;
         let Some(pq) = topic.partitions.get(partition as usize) else {
             engine.memory.add_permits(size);
             return Err(ProducerError::InvalidPartition {
                 partition,
-                partitions: count,
+                partitions: topic.partitions.len() as i32,
             });
         };
+        let timestamp = p.timestamp.unwrap_or_else(now_ms);
+        let headers: Vec<(&str, Option<&[u8]>)> = p
+            .headers
+            .iter()
+            .map(|h| (h.key.as_str(), h.value.as_deref()))
+            .collect();
         let mut wake = false;
         let result = {
             let mut st = pq.lock();
@@ -495,6 +574,11 @@ where
                 st.close_open();
                 wake = true;
             }
+            let hint = if callback.is_some() {
+                st.last_batch_records
+            } else {
+                0
+            };
             let open = match &mut st.open {
                 Some(o) => o,
                 slot @ None => {
@@ -511,14 +595,14 @@ where
                         created: Instant::now(),
                         reserved: 0,
                         metas: Vec::new(),
-                        callbacks: Vec::new(),
+                        callbacks: Callbacks::with_hint(hint),
                     })
                 }
             };
             let index = open.builder.len() as u32;
             match open
                 .builder
-                .append(timestamp, key.as_deref(), value.as_deref(), &headers)
+                .append(timestamp, p.key.as_deref(), p.value.as_deref(), &headers)
             {
                 Err(e) => Err(e),
                 Ok(_) => {
@@ -526,25 +610,26 @@ where
                     let meta = RecordMeta {
                         index,
                         timestamp,
-                        key_size: key.as_ref().map_or(-1, |k| k.len() as i32),
-                        value_size: value.as_ref().map_or(-1, |v| v.len() as i32),
+                        key_size: p.key.as_ref().map_or(-1, |k| k.len() as i32),
+                        value_size: p.value.as_ref().map_or(-1, |v| v.len() as i32),
                     };
                     if engine.keep_record_meta {
                         open.metas.push(meta);
                     }
                     if let Some(cb) = callback {
-                        open.callbacks.push((meta, cb));
+                        open.callbacks.push(meta, cb);
                     }
-                    let shared = open.shared.clone();
+                    let handle = WANT.then(|| (open.shared.clone(), meta));
                     let full = open.builder.uncompressed_size() >= engine.s.batch_size;
                     if index == 0 {
-                        st.incomplete.push_back(shared.clone());
+                        let shared = open.shared.clone();
+                        st.incomplete.push_back(shared);
                     }
                     if full {
                         st.close_open();
                         wake = true;
                     }
-                    Ok((shared, meta))
+                    Ok(handle)
                 }
             }
         };
@@ -561,6 +646,37 @@ where
     }
 }
 
+/// A serialized record on its way into a batch.
+struct Prepared {
+    topic: Topic,
+    partition: Option<i32>,
+    timestamp: Option<i64>,
+    headers: Vec<Header>,
+    key: Option<Bytes>,
+    value: Option<Bytes>,
+    /// Upper bound of its size in a batch (what it reserves of `buffer.memory`).
+    size: usize,
+}
+
+/// The callback type of [`Producer::send`], which has none.
+type NoCallback = fn(Result<RecordMetadata, ProducerError>);
+
+/// The wall clock in ms for records sent without a timestamp, read once per record.
+///
+/// On Linux this is `CLOCK_REALTIME_COARSE` (the time of the last timer tick, read from the
+/// vDSO without touching the clock hardware): never ahead of the precise clock and at most one
+/// tick (1 to 4 ms, by the kernel's `HZ`) behind it. The precise read was a tenth of the
+/// sending thread's time at 100-byte records; Kafka timestamps are milliseconds.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn now_ms() -> i64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    (t.tv_sec as i64)
+        .saturating_mul(1000)
+        .saturating_add(t.tv_nsec as i64 / 1_000_000)
+}
+
+/// The wall clock in ms for records sent without a timestamp.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -725,5 +841,27 @@ where
                 runtime: tokio::runtime::Handle::current(),
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn precise_ms() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn record_clock_is_the_wall_clock_never_ahead() {
+        for _ in 0..1000 {
+            let before = precise_ms();
+            let t = super::now_ms();
+            let after = precise_ms();
+            assert!(t <= after, "coarse clock ahead: {t} > {after}");
+            // one timer tick at most (HZ >= 100), with room for a descheduled thread
+            assert!(t >= before - 50, "coarse clock {t} far behind {before}");
+        }
     }
 }

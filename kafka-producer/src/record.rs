@@ -1,6 +1,161 @@
 //! What a user sends and what comes back.
 
+use std::borrow::Borrow;
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
 use bytes::Bytes;
+
+/// A topic name, cheap to clone (a shared `Arc<str>`): build it once and clone it into every
+/// [`ProducerRecord`] instead of allocating a `String` per record.
+///
+/// Converts from `&str`, `String`, `&String` and `Arc<str>`, reads as a `&str` (`Deref`), and
+/// compares with strings.
+///
+/// ```
+/// use kafka_producer::{ProducerRecord, Topic};
+/// let topic = Topic::from("events");
+/// let a: ProducerRecord<(), String> = ProducerRecord::new(topic.clone(), None, "a".into());
+/// let b: ProducerRecord<(), String> = ProducerRecord::new(&topic, None, "b".into());
+/// assert_eq!(a.topic, "events");
+/// assert!(a.topic.ptr_eq(&b.topic)); // one allocation shared by both records
+/// assert_eq!(a.topic.len(), 6); // str methods through Deref
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Topic(Arc<str>);
+
+impl Topic {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The shared name.
+    pub fn as_arc(&self) -> &Arc<str> {
+        &self.0
+    }
+
+    /// Whether both share the same allocation (then they are equal without comparing bytes).
+    pub fn ptr_eq(&self, other: &Topic) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Deref for Topic {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for Topic {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for Topic {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Topic {
+    fn from(s: &str) -> Topic {
+        Topic(s.into())
+    }
+}
+
+impl From<String> for Topic {
+    fn from(s: String) -> Topic {
+        Topic(s.into())
+    }
+}
+
+impl From<&String> for Topic {
+    fn from(s: &String) -> Topic {
+        Topic(s.as_str().into())
+    }
+}
+
+impl From<Arc<str>> for Topic {
+    fn from(s: Arc<str>) -> Topic {
+        Topic(s)
+    }
+}
+
+impl From<&Arc<str>> for Topic {
+    fn from(s: &Arc<str>) -> Topic {
+        Topic(s.clone())
+    }
+}
+
+impl From<&Topic> for Topic {
+    fn from(t: &Topic) -> Topic {
+        t.clone()
+    }
+}
+
+impl From<Topic> for Arc<str> {
+    fn from(t: Topic) -> Arc<str> {
+        t.0
+    }
+}
+
+impl From<Topic> for String {
+    fn from(t: Topic) -> String {
+        t.0.to_string()
+    }
+}
+
+impl PartialEq<str> for Topic {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Topic {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<String> for Topic {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<Topic> for str {
+    fn eq(&self, other: &Topic) -> bool {
+        *self == *other.0
+    }
+}
+
+impl PartialEq<Topic> for &str {
+    fn eq(&self, other: &Topic) -> bool {
+        **self == *other.0
+    }
+}
+
+impl PartialEq<Topic> for String {
+    fn eq(&self, other: &Topic) -> bool {
+        **self == *other.0
+    }
+}
 
 /// A record header. Headers are a list: a key may appear more than once, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,15 +178,17 @@ pub struct Header {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProducerRecord<K, V> {
-    /// Target topic.
-    pub topic: String,
+    /// Target topic (a shared name: clone a [`Topic`] into each record to avoid an allocation
+    /// per record).
+    pub topic: Topic,
     /// Explicit partition; `None` lets the partitioner choose.
     pub partition: Option<i32>,
     /// Key (`None` = null key).
     pub key: Option<K>,
     /// Value (`None` = null value, a tombstone on compacted topics).
     pub value: Option<V>,
-    /// Create time in ms since the epoch; `None` = the time of `send`.
+    /// Create time in ms since the epoch; `None` = the time of `send` (on Linux the coarse wall
+    /// clock, `CLOCK_REALTIME_COARSE`: at most one timer tick, 1 to 4 ms, behind the precise one).
     pub timestamp: Option<i64>,
     /// Headers, in order, duplicates kept.
     pub headers: Vec<Header>,
@@ -39,7 +196,7 @@ pub struct ProducerRecord<K, V> {
 
 impl<K, V> ProducerRecord<K, V> {
     /// A record with a key (or none) and a value.
-    pub fn new(topic: impl Into<String>, key: Option<K>, value: V) -> Self {
+    pub fn new(topic: impl Into<Topic>, key: Option<K>, value: V) -> Self {
         ProducerRecord {
             topic: topic.into(),
             partition: None,
@@ -51,7 +208,7 @@ impl<K, V> ProducerRecord<K, V> {
     }
 
     /// A tombstone: a key with a null value.
-    pub fn tombstone(topic: impl Into<String>, key: K) -> Self {
+    pub fn tombstone(topic: impl Into<Topic>, key: K) -> Self {
         ProducerRecord {
             topic: topic.into(),
             partition: None,
@@ -87,8 +244,8 @@ impl<K, V> ProducerRecord<K, V> {
 /// Where an acknowledged record landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMetadata {
-    /// Topic.
-    pub topic: String,
+    /// Topic (the producer's shared name: no allocation per acknowledged record).
+    pub topic: Topic,
     /// Partition.
     pub partition: i32,
     /// Offset assigned by the broker (-1 with acks=0).

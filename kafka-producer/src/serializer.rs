@@ -16,6 +16,25 @@ use crate::ProducerError;
 pub trait Serializer<T: ?Sized>: Send + Sync {
     /// Serializes `value` for `topic`.
     fn serialize(&self, topic: &str, value: &T) -> Result<Bytes, ProducerError>;
+
+    /// Serializes a value the caller gives up, as the producer does with a record's key and
+    /// value. The default calls [`serialize`](Serializer::serialize); an implementation can
+    /// pass the value on without a copy or a reference-count update ([`BytesSerializer`] does
+    /// for `Bytes` and `Vec<u8>`, [`StringSerializer`] for `String`).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use kafka_producer::serializer::{BytesSerializer, Serializer};
+    /// let v = Bytes::from_static(b"abc");
+    /// let out = BytesSerializer.serialize_owned("t", v.clone()).unwrap();
+    /// assert_eq!(out.as_ptr(), v.as_ptr()); // the same bytes, not a copy
+    /// ```
+    fn serialize_owned(&self, topic: &str, value: T) -> Result<Bytes, ProducerError>
+    where
+        T: Sized,
+    {
+        self.serialize(topic, &value)
+    }
 }
 
 /// Bytes as they are (`Bytes`, `Vec<u8>`, `&[u8]`).
@@ -26,11 +45,19 @@ impl Serializer<Bytes> for BytesSerializer {
     fn serialize(&self, _topic: &str, value: &Bytes) -> Result<Bytes, ProducerError> {
         Ok(value.clone())
     }
+
+    fn serialize_owned(&self, _topic: &str, value: Bytes) -> Result<Bytes, ProducerError> {
+        Ok(value)
+    }
 }
 
 impl Serializer<Vec<u8>> for BytesSerializer {
     fn serialize(&self, _topic: &str, value: &Vec<u8>) -> Result<Bytes, ProducerError> {
         Ok(Bytes::copy_from_slice(value))
+    }
+
+    fn serialize_owned(&self, _topic: &str, value: Vec<u8>) -> Result<Bytes, ProducerError> {
+        Ok(Bytes::from(value))
     }
 }
 
@@ -47,6 +74,10 @@ pub struct StringSerializer;
 impl Serializer<String> for StringSerializer {
     fn serialize(&self, _topic: &str, value: &String) -> Result<Bytes, ProducerError> {
         Ok(Bytes::copy_from_slice(value.as_bytes()))
+    }
+
+    fn serialize_owned(&self, _topic: &str, value: String) -> Result<Bytes, ProducerError> {
+        Ok(Bytes::from(value.into_bytes()))
     }
 }
 

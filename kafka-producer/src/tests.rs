@@ -233,3 +233,50 @@ async fn transactional_calls_check_the_state_before_any_request() {
     p.close(Duration::from_secs(5)).await.unwrap();
     broker.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn producers_on_one_thread_keep_their_own_topic_state() {
+    // One thread, one shared `Topic`: the per-thread topic cache must not hand one producer's
+    // partition queues to another.
+    let (broker, topic) = broker_with_topic(1).await;
+    let topic = crate::Topic::from(&topic);
+    let cfg = || {
+        ProducerConfig::builder(broker.bootstrap())
+            .linger(Duration::from_millis(1))
+            .build()
+            .unwrap()
+    };
+    let a: Producer<Bytes, Bytes> = Producer::new(cfg()).await.unwrap();
+    let b: Producer<Bytes, Bytes> = Producer::new(cfg()).await.unwrap();
+    let value = Bytes::from_static(b"v");
+    let record = || ProducerRecord::new(topic.clone(), None, value.clone()).with_partition(0);
+    // Both know the topic, then a's lookup is the cached one when b sends.
+    assert_eq!(a.partitions_for(&topic).await.unwrap(), 1);
+    assert_eq!(b.partitions_for(&topic).await.unwrap(), 1);
+    // A mix-up shows as a record that is never sent: give up after a minute instead of hanging.
+    let run = async {
+        let fa = a.send(record()).await.unwrap();
+        let fb = b.send(record()).await.unwrap();
+        a.flush().await;
+        assert!(fa.is_done(), "a's flush covers a's record");
+        fa.await.unwrap();
+        a.close(Duration::from_secs(5)).await.unwrap();
+        fb.await.unwrap();
+        // a is closed: b's records still go through b's own queues.
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        b.send_with_callback(record(), move |r| {
+            let _ = tx.send(r.map(|m| m.offset));
+        })
+        .await
+        .unwrap();
+        let f = b.send(record()).await.unwrap();
+        let first = rx.await.unwrap().unwrap();
+        assert_eq!(f.await.unwrap().offset, first + 1);
+        assert_eq!(first, 2);
+    };
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("records of both producers acknowledged");
+    b.close(Duration::from_secs(5)).await.unwrap();
+    broker.shutdown().await.unwrap();
+}

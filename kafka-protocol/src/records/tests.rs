@@ -943,6 +943,42 @@ fn decode_thousand_small_records() {
     assert_eq!(total, 100_000);
 }
 
+#[test]
+fn records_with_many_empty_fields_and_extreme_deltas_round_trip() {
+    // Long runs of short varints between byte strings (null key and value, empty header keys,
+    // null header values) and 10-byte timestamp deltas.
+    let many: Vec<(String, Option<Vec<u8>>)> = (0..40)
+        .map(|i| (String::new(), (i % 3 == 0).then(Vec::new)))
+        .collect();
+    let records = vec![
+        Owned {
+            offset: 0,
+            timestamp: 0,
+            key: None,
+            value: None,
+            headers: many.clone(),
+        },
+        Owned {
+            offset: 1,
+            timestamp: i64::MAX / 2,
+            key: Some(Vec::new()),
+            value: Some(vec![7; 200]),
+            headers: many,
+        },
+        Owned {
+            offset: 2,
+            timestamp: i64::MIN / 2,
+            key: Some(vec![1; 300]),
+            value: None,
+            headers: vec![("k".into(), Some(vec![2; 130]))],
+        },
+    ];
+    let batch = RecordBatch::parse(build(RecordBatchBuilder::new(0), &records)).unwrap();
+    batch.validate_crc().unwrap();
+    let back: Vec<Owned> = batch.records().map(|r| owned(&r.unwrap())).collect();
+    assert_eq!(back, records);
+}
+
 type ArbRecord = (
     i64,
     Option<Vec<u8>>,
