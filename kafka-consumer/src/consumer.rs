@@ -440,6 +440,9 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         if let Some(e) = err {
             return Err(e);
         }
+        self.shared
+            .lock()
+            .record_lag_metrics(self.cfg.isolation_level == IsolationLevel::ReadCommitted);
         let mut out = Vec::with_capacity(raw.len());
         let mut failed: Option<(TopicPartition, i64, Error)> = None;
         let mut iter = raw.drain(..);
@@ -597,7 +600,8 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                     continue;
                 }
                 match o {
-                    Some(o) => p.seek(o.offset, o.leader_epoch),
+                    // KIP-320: a committed epoch is checked against the leader first.
+                    Some(o) => p.seek_unvalidated(o.offset, o.leader_epoch),
                     None => {
                         p.pending = Some(Pending::Reset(self.cfg.auto_offset_reset));
                         resets.push((tp, self.cfg.auto_offset_reset));
@@ -758,6 +762,46 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         self.shared.lock().parts.get(tp).and_then(|p| p.lag(rc))
     }
 
+    /// The lag of an assigned partition as of the last fetch response (KIP-695, Java's
+    /// `currentLag`): the high watermark (last stable offset in read_committed) minus the
+    /// position. None when the partition is not assigned, has no position yet, or has not
+    /// been fetched; no request is sent.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut consumer: kafka_consumer::Consumer) -> Result<(), kafka_consumer::Error> {
+    /// use std::time::Duration;
+    /// use kafka_consumer::TopicPartition;
+    /// let tp = TopicPartition::new("orders", 0);
+    /// consumer.poll(Duration::from_millis(500)).await?;
+    /// if let Some(lag) = consumer.current_lag(&tp) {
+    ///     println!("{tp} is {lag} records behind");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn current_lag(&self, tp: &TopicPartition) -> Option<i64> {
+        self.lag(tp)
+    }
+
+    /// The incremental fetch sessions (KIP-227) open now: broker id -> session id. A broker
+    /// that declined a session (or before the first fetch) is absent.
+    ///
+    /// ```no_run
+    /// # fn demo(consumer: &kafka_consumer::Consumer) {
+    /// for (broker, session) in consumer.fetch_sessions() {
+    ///     println!("broker {broker}: fetch session {session}");
+    /// }
+    /// # }
+    /// ```
+    pub fn fetch_sessions(&self) -> BTreeMap<i32, i32> {
+        self.shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(b, s)| (*b, *s))
+            .collect()
+    }
+
     /// Bytes fetched and not yet returned by `poll`, over all partitions.
     pub fn buffered_bytes(&self) -> usize {
         self.shared
@@ -787,6 +831,34 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             generation,
             member_id,
             instance_id: self.cfg.group_instance_id.clone(),
+        })
+    }
+
+    /// A cloneable handle that commits for this consumer's group from other tasks or from a
+    /// rebalance listener (see [`OffsetCommitter`](crate::OffsetCommitter)). Take it after
+    /// `subscribe` (or `assign`): it commits as a group member only when the consumer is
+    /// subscribed.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut consumer: kafka_consumer::Consumer) -> Result<(), kafka_consumer::Error> {
+    /// consumer.subscribe(["orders"]).await?;
+    /// let committer = consumer.offset_committer()?;
+    /// # let _ = committer; Ok(()) }
+    /// ```
+    pub fn offset_committer(&self) -> Result<crate::committer::OffsetCommitter> {
+        let group_id = self.cfg.group_id.clone().ok_or(Error::NoGroup("commit"))?;
+        let membership = match (&self.group, &self.subscription) {
+            (Some(g), Subscription::Topics(_) | Subscription::Pattern(_)) => {
+                Some(g.membership.clone())
+            }
+            _ => None,
+        };
+        Ok(crate::committer::OffsetCommitter {
+            client: self.client.clone(),
+            group_id,
+            instance_id: self.cfg.group_instance_id.clone(),
+            membership,
+            timeout: self.cfg.client.default_api_timeout,
         })
     }
 
@@ -1286,6 +1358,15 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             self.leave_group("the consumer is being closed").await;
         }
         self.shutdown();
+        // KIP-227: tell the brokers the fetch sessions can go. Best effort: a close request
+        // queues behind a long-polling fetch on the same connection, so it finishes in the
+        // background (bounded by the request timeout) when it takes more than a moment.
+        let closing = tokio::spawn(fetcher::close_sessions(
+            self.shared.clone(),
+            self.client.clone(),
+            self.cfg.client.request_timeout,
+        ));
+        let _ = tokio::time::timeout(Duration::from_millis(100), closing).await;
         Ok(())
     }
 
