@@ -346,6 +346,7 @@ impl State {
     }
 
     /// Takes up to `max` records, round-robin over partitions with data; positions advance.
+    #[cfg(test)]
     pub(crate) fn drain(
         &mut self,
         max: usize,
@@ -353,6 +354,25 @@ impl State {
         check_crcs: bool,
         out: &mut Vec<RawRecord>,
     ) -> Option<crate::Error> {
+        self.drain_with(max, read_committed, check_crcs, |r| {
+            out.push(r);
+            Ok(())
+        })
+    }
+
+    /// Hands up to `max` records, partition after partition (starting one further each call),
+    /// to `take`, which turns them into what `poll` returns. A record `take` refuses (an error,
+    /// e.g. it does not deserialize) is not consumed: its partition's position stays at it and
+    /// the error is returned. Errors recorded by the fetcher are returned the same way, before
+    /// any record or after the records already taken.
+    pub(crate) fn drain_with(
+        &mut self,
+        max: usize,
+        read_committed: bool,
+        check_crcs: bool,
+        mut take: impl FnMut(RawRecord) -> Result<(), crate::Error>,
+    ) -> Option<crate::Error> {
+        let mut taken = 0usize;
         let n = self.parts.len();
         if n == 0 {
             return None;
@@ -367,7 +387,7 @@ impl State {
             .cloned()
             .collect();
         for tp in keys {
-            if out.len() >= max {
+            if taken >= max {
                 break;
             }
             let Some(p) = self.parts.get_mut(&tp) else {
@@ -377,17 +397,17 @@ impl State {
                 continue;
             }
             if let Some(e) = p.error.take() {
-                if out.is_empty() {
-                    return Some(e);
+                if taken > 0 {
+                    p.error = Some(e);
+                    return None;
                 }
-                p.error = Some(e);
-                break;
+                return Some(e);
             }
             let Some(mut pos) = p.position else {
                 continue;
             };
             loop {
-                if out.len() >= max {
+                if taken >= max {
                     break;
                 }
                 if p.cursor.is_none() {
@@ -404,15 +424,23 @@ impl State {
                 };
                 match cur.next(pos) {
                     Next::Record(r, tt, epoch) => {
-                        pos = r.offset + 1;
-                        p.last_epoch = epoch.or(p.last_epoch);
-                        out.push(RawRecord {
+                        let offset = r.offset;
+                        let raw = RawRecord {
                             topic: p.topic.clone(),
                             partition: tp.partition,
                             record: r,
                             timestamp_type: tt,
                             leader_epoch: epoch,
-                        });
+                        };
+                        if let Err(e) = take(raw) {
+                            // Not consumed: the next poll starts at this record again.
+                            let last = p.last_epoch;
+                            p.seek(offset, last);
+                            return Some(e);
+                        }
+                        taken += 1;
+                        pos = offset + 1;
+                        p.last_epoch = epoch.or(p.last_epoch);
                     }
                     Next::Skip(o) => pos = pos.max(o),
                     Next::Done => p.cursor = None,
