@@ -181,6 +181,18 @@ pub(crate) async fn run(shared: Arc<Shared>, client: Client, cfg: ConsumerConfig
             busy.insert(broker);
             let handler = sessions.entry(broker).or_default();
             let session = handler.build(parts.iter().map(|(tp, _, p)| (tp.clone(), *p)));
+            if tracing::enabled!(tracing::Level::TRACE) {
+                tracing::trace!(
+                    broker,
+                    session_id = session.session_id,
+                    epoch = session.epoch,
+                    full = session.full,
+                    send = ?session.to_send.iter().map(|(tp, p)| (tp.partition, p.fetch_offset)).collect::<Vec<_>>(),
+                    forget = ?session.forgotten.iter().map(|(tp, _)| tp.partition).collect::<Vec<_>>(),
+                    planned = ?parts.iter().map(|(tp, g, p)| (tp.partition, *g, p.fetch_offset)).collect::<Vec<_>>(),
+                    "fetch request"
+                );
+            }
             let req = build_request(&cfg, &session);
             let capped = (!session.uses_topic_ids).then_some(12);
             let planned = Planned {
@@ -597,15 +609,19 @@ fn handle_response(
         for pd in t.partitions {
             let tp = TopicPartition::new(name.clone(), pd.partition_index);
             let Some(&(generation, fetched_at)) = sent.get(&tp) else {
+                tracing::trace!(%tp, "fetch response for a partition not planned");
                 continue;
             };
             let Some(p) = st.parts.get_mut(&tp) else {
+                tracing::trace!(%tp, "fetch response for a partition no longer assigned");
                 continue;
             };
             if p.generation != generation || p.fetch_offset != fetched_at {
+                tracing::trace!(%tp, generation, fetched_at, now_generation = p.generation, now_offset = p.fetch_offset, "stale fetch response dropped");
                 continue; // seeked or reset meanwhile
             }
             let code = ErrorCode::from_i16(pd.error_code);
+            tracing::trace!(%tp, %code, fetched_at, bytes = pd.records.as_ref().map_or(0, |r| r.len()), next = ?pd.records.as_ref().and_then(last_batch), hw = pd.high_watermark, "fetch response partition");
             match code {
                 ErrorCode::None if pd.diverging_epoch.epoch >= 0 => {
                     got_data |= on_diverging_epoch(

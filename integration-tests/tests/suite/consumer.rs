@@ -376,6 +376,30 @@ impl Member {
         self.assignment.lock().unwrap().clone()
     }
 
+    /// What a failing case prints of this member: its task, generation, assignment, and
+    /// the last offset it consumed per partition.
+    fn describe(&self) -> String {
+        let task = match self.task.lock().unwrap().as_ref() {
+            None => "stopped",
+            Some(t) if t.is_finished() => "task ended (panicked?)",
+            Some(_) => "polling",
+        };
+        let mut last: BTreeMap<i32, i64> = BTreeMap::new();
+        for (p, o) in self.consumed.lock().unwrap().iter() {
+            let e = last.entry(*p).or_insert(*o);
+            *e = (*e).max(*o);
+        }
+        format!(
+            "[{task}, generation {}, assigned {:?}, last consumed {:?}]",
+            self.generation.lock().unwrap(),
+            self.assignment()
+                .iter()
+                .map(|tp| tp.partition)
+                .collect::<Vec<_>>(),
+            last
+        )
+    }
+
     /// Stops polling and closes the consumer (the member's records stay readable).
     async fn stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
@@ -837,9 +861,14 @@ async fn wait_all_consumed(members: &[&Member], ends: &BTreeMap<TopicPartition, 
         }
         assert!(
             Instant::now() < end,
-            "{} records never consumed, first {:?}",
+            "{} records never consumed, first {:?}; members: {}",
             missing.len(),
-            &missing[..missing.len().min(5)]
+            &missing[..missing.len().min(5)],
+            members
+                .iter()
+                .map(|m| m.describe())
+                .collect::<Vec<_>>()
+                .join("; ")
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -951,10 +980,10 @@ fn three_members_twelve_partitions(ctx: &Ctx, assignor: Assignor) {
         while d.consumed.lock().unwrap().len() < 12 {
             assert!(
                 Instant::now() < deadline,
-                "new member got too little in 60 s: consumed {:?}, assigned {:?}, ends {:?}",
+                "new member got too little in 60 s: consumed {:?}, ends {:?}, {}",
                 d.consumed.lock().unwrap(),
-                member_set(&d),
-                ends
+                ends,
+                d.describe()
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
