@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use kafka_protocol::frame::{BufferPool, try_split_frame};
+use kafka_protocol::frame::{BufferPool, RecyclePool, try_split_frame};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::{Decodable, Encodable, Message, ProtocolError, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -136,6 +136,8 @@ struct Shared {
     in_flight: AtomicUsize,
     /// Written frames' buffers, reused for the next requests.
     frame_bufs: BufferPool,
+    /// Large response frames' buffers, back here once their last slice is dropped.
+    response_bufs: RecyclePool,
 }
 
 type Reply = oneshot::Sender<Result<Bytes>>;
@@ -220,6 +222,8 @@ impl Connection {
             in_flight: AtomicUsize::new(0),
             // Two idle frames of at most 16 MiB per connection.
             frame_bufs: BufferPool::new(2, 0, 16 << 20),
+            // Up to four idle response buffers of at most 64 MiB (fetch.max.bytes is 50 MiB).
+            response_bufs: RecyclePool::new(4, 64 << 20),
         });
         let span = tracing::debug_span!(
             "kafka_connection",
@@ -506,6 +510,19 @@ pub(crate) fn decode_response<M: Message>(
     M::decode(&mut frame, version)
 }
 
+/// Frames of at least this size are read into a [`RecyclePool`] buffer.
+const LARGE_FRAME: usize = 256 * 1024;
+
+/// The size of the frame starting `buf` when it is large, valid and not yet complete.
+fn large_frame_size(buf: &BytesMut, max: usize) -> Option<usize> {
+    let head: [u8; 4] = buf.get(..4)?.try_into().ok()?;
+    let size = usize::try_from(i32::from_be_bytes(head)).ok()?;
+    (LARGE_FRAME..=max)
+        .contains(&size)
+        .then_some(size)
+        .filter(|s| buf.len() < 4 + s)
+}
+
 async fn run<T>(
     io: T,
     mut rx: mpsc::UnboundedReceiver<Outgoing>,
@@ -571,55 +588,74 @@ async fn run<T>(
         Err::<(), Error>(shared.disconnected())
     };
 
+    // Hands one response frame to the request waiting for it.
+    let deliver = |frame: Bytes| -> std::result::Result<(), Error> {
+        touch();
+        if frame.len() < 4 {
+            return Err(Error::Protocol {
+                source: ProtocolError::Truncated {
+                    what: "response header",
+                    needed: 4,
+                    remaining: frame.len(),
+                },
+                context: Box::new(shared.context()),
+            });
+        }
+        let got = i32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
+        let front = pending.lock().ok().and_then(|mut p| p.pop_front());
+        match front {
+            None => Err(Error::UnexpectedResponse {
+                got,
+                context: Box::new(shared.context()),
+            }),
+            Some(p) if p.correlation_id != got => {
+                let err = Error::CorrelationMismatch {
+                    expected: p.correlation_id,
+                    got,
+                    context: Box::new(shared.context()),
+                };
+                let _ = p.reply.send(Err(err.clone()));
+                Err(err)
+            }
+            Some(p) => {
+                // A dropped receiver means the caller was cancelled: discard.
+                let _ = p.reply.send(Ok(frame));
+                Ok(())
+            }
+        }
+    };
+    let io_error = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            shared.disconnected()
+        } else {
+            Error::Io {
+                source: Arc::new(e),
+                context: Box::new(shared.context()),
+            }
+        }
+    };
+
     let reader = async {
         let mut buf = BytesMut::with_capacity(64 * 1024);
         loop {
+            // A large frame (a fetch response) is read straight into recycled memory.
+            if let Some(size) = large_frame_size(&buf, shared.opts.max_frame) {
+                let mut frame = shared.response_bufs.take(size);
+                let have = buf.len() - 4;
+                frame.as_mut()[..have].copy_from_slice(&buf[4..]);
+                buf.clear();
+                rd.read_exact(&mut frame.as_mut()[have..])
+                    .await
+                    .map_err(io_error)?;
+                deliver(frame.freeze())?;
+                continue;
+            }
             match try_split_frame(&mut buf, shared.opts.max_frame) {
-                Ok(Some(frame)) => {
-                    touch();
-                    if frame.len() < 4 {
-                        return Err(Error::Protocol {
-                            source: ProtocolError::Truncated {
-                                what: "response header",
-                                needed: 4,
-                                remaining: frame.len(),
-                            },
-                            context: Box::new(shared.context()),
-                        });
-                    }
-                    let got = i32::from_be_bytes([frame[0], frame[1], frame[2], frame[3]]);
-                    let front = pending.lock().ok().and_then(|mut p| p.pop_front());
-                    match front {
-                        None => {
-                            return Err(Error::UnexpectedResponse {
-                                got,
-                                context: Box::new(shared.context()),
-                            });
-                        }
-                        Some(p) if p.correlation_id != got => {
-                            let err = Error::CorrelationMismatch {
-                                expected: p.correlation_id,
-                                got,
-                                context: Box::new(shared.context()),
-                            };
-                            let _ = p.reply.send(Err(err.clone()));
-                            return Err(err);
-                        }
-                        Some(p) => {
-                            // A dropped receiver means the caller was cancelled: discard.
-                            let _ = p.reply.send(Ok(frame));
-                        }
-                    }
-                }
+                Ok(Some(frame)) => deliver(frame)?,
                 Ok(None) => match rd.read_buf(&mut buf).await {
                     Ok(0) => return Err::<(), Error>(shared.disconnected()),
                     Ok(_) => {}
-                    Err(e) => {
-                        return Err(Error::Io {
-                            source: Arc::new(e),
-                            context: Box::new(shared.context()),
-                        });
-                    }
+                    Err(e) => return Err(io_error(e)),
                 },
                 Err(source) => {
                     return Err(Error::Protocol {

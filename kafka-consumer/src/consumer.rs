@@ -23,7 +23,7 @@ use crate::offsets::{self, Committer, EARLIEST, LATEST};
 use crate::record::{
     BytesDeserializer, ConsumerRecord, Deserializer, OffsetAndMetadata, OffsetAndTimestamp,
 };
-use crate::state::{PartitionState, Pending, RawRecord};
+use crate::state::{PartitionState, Pending};
 
 // KIP-848 (`group.protocol=consumer`) membership: a child module so that it can extend
 // `Consumer` with the poll-side reconciliation.
@@ -97,9 +97,6 @@ pub struct Consumer<K = Option<Bytes>, V = Option<Bytes>> {
     kip848: Option<group_consumer::Kip848>,
     next_auto_commit: Instant,
     closed: bool,
-    /// Records taken from the fetch buffers, kept between polls so that its memory is reused
-    /// (a fresh vector per poll grew by copying and faulted in new pages every time).
-    scratch: Vec<RawRecord>,
 }
 
 impl<K, V> std::fmt::Debug for Consumer<K, V> {
@@ -172,7 +169,6 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             group,
             kip848,
             closed: false,
-            scratch: Vec::new(),
         })
     }
 
@@ -426,107 +422,60 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
     }
 
     fn take_records(&mut self) -> Result<Vec<ConsumerRecord<K, V>>> {
-        let mut raw = std::mem::take(&mut self.scratch);
-        raw.clear();
-        let err = {
-            let mut st = self.shared.lock();
-            st.drain(
-                self.cfg.max_poll_records,
-                self.cfg.isolation_level == IsolationLevel::ReadCommitted,
-                self.cfg.check_crcs,
-                &mut raw,
-            )
-        };
-        if let Some(e) = err {
-            return Err(e);
-        }
-        let mut out = Vec::with_capacity(raw.len());
-        let mut failed: Option<(TopicPartition, i64, Error)> = None;
-        let mut iter = raw.drain(..);
-        for r in iter.by_ref() {
-            let ksize = r.record.key.as_ref().map_or(-1, |b| b.len() as i32);
-            let vsize = r.record.value.as_ref().map_or(-1, |b| b.len() as i32);
-            let key = match self
-                .key_de
-                .deserialize(&r.topic, &r.record.headers, r.record.key)
-            {
-                Ok(k) => k,
-                Err(m) => {
-                    let tp = TopicPartition::new(&*r.topic, r.partition);
-                    failed = Some((
-                        tp.clone(),
-                        r.record.offset,
-                        Error::Deserialization {
-                            tp,
-                            offset: r.record.offset,
-                            what: "key",
-                            message: m,
-                        },
-                    ));
-                    break;
+        let read_committed = self.cfg.isolation_level == IsolationLevel::ReadCommitted;
+        let mut out = Vec::new();
+        let (key_de, value_de) = (&self.key_de, &self.value_de);
+        // One pass: each record is decoded and deserialized straight into what poll returns.
+        let err = self.shared.lock().drain_with(
+            self.cfg.max_poll_records,
+            read_committed,
+            self.cfg.check_crcs,
+            |r| {
+                let ksize = r.record.key.as_ref().map_or(-1, |b| b.len() as i32);
+                let vsize = r.record.value.as_ref().map_or(-1, |b| b.len() as i32);
+                let failed = |what: &'static str, message: String| Error::Deserialization {
+                    tp: TopicPartition::new(&*r.topic, r.partition),
+                    offset: r.record.offset,
+                    what,
+                    message,
+                };
+                let key = key_de
+                    .deserialize(&r.topic, &r.record.headers, r.record.key.clone())
+                    .map_err(|m| failed("key", m))?;
+                let value = value_de
+                    .deserialize(&r.topic, &r.record.headers, r.record.value.clone())
+                    .map_err(|m| failed("value", m))?;
+                if out.capacity() == 0 {
+                    out.reserve(self.cfg.max_poll_records.min(4096));
                 }
-            };
-            let value = match self
-                .value_de
-                .deserialize(&r.topic, &r.record.headers, r.record.value)
-            {
-                Ok(v) => v,
-                Err(m) => {
-                    let tp = TopicPartition::new(&*r.topic, r.partition);
-                    failed = Some((
-                        tp.clone(),
-                        r.record.offset,
-                        Error::Deserialization {
-                            tp,
-                            offset: r.record.offset,
-                            what: "value",
-                            message: m,
-                        },
-                    ));
-                    break;
-                }
-            };
-            out.push(ConsumerRecord {
-                topic: r.topic,
-                partition: r.partition,
-                offset: r.record.offset,
-                timestamp: r.record.timestamp,
-                timestamp_type: r.timestamp_type,
-                leader_epoch: r.leader_epoch,
-                serialized_key_size: ksize,
-                serialized_value_size: vsize,
-                key,
-                value,
-                headers: r.record.headers,
-            });
+                out.push(ConsumerRecord {
+                    topic: r.topic,
+                    partition: r.partition,
+                    offset: r.record.offset,
+                    timestamp: r.record.timestamp,
+                    timestamp_type: r.timestamp_type,
+                    leader_epoch: r.leader_epoch,
+                    serialized_key_size: ksize,
+                    serialized_value_size: vsize,
+                    key,
+                    value,
+                    headers: r.record.headers,
+                });
+                Ok(())
+            },
+        );
+        if !out.is_empty() {
+            self.shared.lock().record_lag_metrics(read_committed);
         }
-        if let Some((tp, offset, err)) = failed {
-            // Rewind: the bad record's partition restarts at it; records of other partitions
-            // taken after it go back too (their positions rewind to the first not returned).
-            let mut rewind: BTreeMap<TopicPartition, i64> = BTreeMap::new();
-            rewind.insert(tp, offset);
-            for r in iter {
-                rewind
-                    .entry(TopicPartition::new(&*r.topic, r.partition))
-                    .or_insert(r.record.offset);
+        match err {
+            // The error comes back at the next poll (the position stayed at its record).
+            Some(_) if !out.is_empty() => self.shared.wake_fetcher.notify_one(),
+            Some(e) => {
+                self.shared.wake_fetcher.notify_one();
+                return Err(e);
             }
-            let mut st = self.shared.lock();
-            for (tp, off) in rewind {
-                if let Some(p) = st.parts.get_mut(&tp) {
-                    let epoch = p.last_epoch;
-                    p.seek(off, epoch);
-                }
-            }
-            drop(st);
-            self.shared.wake_fetcher.notify_one();
-            if out.is_empty() {
-                self.scratch = raw;
-                return Err(err);
-            }
-        } else {
-            drop(iter);
+            None => {}
         }
-        self.scratch = raw;
         metrics::counter!("kafka_consumer_records_consumed_total").increment(out.len() as u64);
         Ok(out)
     }
@@ -597,7 +546,8 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
                     continue;
                 }
                 match o {
-                    Some(o) => p.seek(o.offset, o.leader_epoch),
+                    // KIP-320: a committed epoch is checked against the leader first.
+                    Some(o) => p.seek_unvalidated(o.offset, o.leader_epoch),
                     None => {
                         p.pending = Some(Pending::Reset(self.cfg.auto_offset_reset));
                         resets.push((tp, self.cfg.auto_offset_reset));
@@ -758,6 +708,46 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
         self.shared.lock().parts.get(tp).and_then(|p| p.lag(rc))
     }
 
+    /// The lag of an assigned partition as of the last fetch response (KIP-695, Java's
+    /// `currentLag`): the high watermark (last stable offset in read_committed) minus the
+    /// position. None when the partition is not assigned, has no position yet, or has not
+    /// been fetched; no request is sent.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut consumer: kafka_consumer::Consumer) -> Result<(), kafka_consumer::Error> {
+    /// use std::time::Duration;
+    /// use kafka_consumer::TopicPartition;
+    /// let tp = TopicPartition::new("orders", 0);
+    /// consumer.poll(Duration::from_millis(500)).await?;
+    /// if let Some(lag) = consumer.current_lag(&tp) {
+    ///     println!("{tp} is {lag} records behind");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn current_lag(&self, tp: &TopicPartition) -> Option<i64> {
+        self.lag(tp)
+    }
+
+    /// The incremental fetch sessions (KIP-227) open now: broker id -> session id. A broker
+    /// that declined a session (or before the first fetch) is absent.
+    ///
+    /// ```no_run
+    /// # fn demo(consumer: &kafka_consumer::Consumer) {
+    /// for (broker, session) in consumer.fetch_sessions() {
+    ///     println!("broker {broker}: fetch session {session}");
+    /// }
+    /// # }
+    /// ```
+    pub fn fetch_sessions(&self) -> BTreeMap<i32, i32> {
+        self.shared
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(b, s)| (*b, *s))
+            .collect()
+    }
+
     /// Bytes fetched and not yet returned by `poll`, over all partitions.
     pub fn buffered_bytes(&self) -> usize {
         self.shared
@@ -787,6 +777,34 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             generation,
             member_id,
             instance_id: self.cfg.group_instance_id.clone(),
+        })
+    }
+
+    /// A cloneable handle that commits for this consumer's group from other tasks or from a
+    /// rebalance listener (see [`OffsetCommitter`](crate::OffsetCommitter)). Take it after
+    /// `subscribe` (or `assign`): it commits as a group member only when the consumer is
+    /// subscribed.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut consumer: kafka_consumer::Consumer) -> Result<(), kafka_consumer::Error> {
+    /// consumer.subscribe(["orders"]).await?;
+    /// let committer = consumer.offset_committer()?;
+    /// # let _ = committer; Ok(()) }
+    /// ```
+    pub fn offset_committer(&self) -> Result<crate::committer::OffsetCommitter> {
+        let group_id = self.cfg.group_id.clone().ok_or(Error::NoGroup("commit"))?;
+        let membership = match (&self.group, &self.subscription) {
+            (Some(g), Subscription::Topics(_) | Subscription::Pattern(_)) => {
+                Some(g.membership.clone())
+            }
+            _ => None,
+        };
+        Ok(crate::committer::OffsetCommitter {
+            client: self.client.clone(),
+            group_id,
+            instance_id: self.cfg.group_instance_id.clone(),
+            membership,
+            timeout: self.cfg.client.default_api_timeout,
         })
     }
 
@@ -1286,6 +1304,15 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             self.leave_group("the consumer is being closed").await;
         }
         self.shutdown();
+        // KIP-227: tell the brokers the fetch sessions can go. Best effort: a close request
+        // queues behind a long-polling fetch on the same connection, so it finishes in the
+        // background (bounded by the request timeout) when it takes more than a moment.
+        let closing = tokio::spawn(fetcher::close_sessions(
+            self.shared.clone(),
+            self.client.clone(),
+            self.cfg.client.request_timeout,
+        ));
+        let _ = tokio::time::timeout(Duration::from_millis(100), closing).await;
         Ok(())
     }
 

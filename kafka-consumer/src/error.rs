@@ -57,6 +57,18 @@ pub enum Error {
         /// The position.
         offset: i64,
     },
+    /// The log was truncated under the position (found by validating it against the leader
+    /// after a leader change, KIP-320) and `auto.offset.reset=none`. `seek` to continue, e.g.
+    /// to `divergent_offset`.
+    #[error("log truncation detected for {tp} at offset {offset}{}", divergent_offset.map(|o| format!(" (first diverging offset {o})")).unwrap_or_default())]
+    LogTruncation {
+        /// The partition.
+        tp: TopicPartition,
+        /// The position that was validated.
+        offset: i64,
+        /// The first offset known to diverge, when the leader knew the position's epoch.
+        divergent_offset: Option<i64>,
+    },
     /// The commit cannot complete: the group rebalanced (or this member was removed) since
     /// these records were polled. Offsets were not committed; the partitions may be consumed
     /// again by their new owner.

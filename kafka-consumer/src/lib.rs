@@ -23,11 +23,19 @@
 //!   Commits and offset fetches carry the member id and epoch. `session.timeout.ms`,
 //!   `heartbeat.interval.ms` and `partition.assignment.strategy` do not apply (the broker's
 //!   `group.consumer.*` settings do).
-//! - The fetcher: one Fetch in flight per broker for all partitions it leads, up to two
-//!   responses buffered per partition ahead of `poll`, records decoded lazily as zero-copy
-//!   slices, control records hidden, aborted transactions dropped in `read_committed`,
-//!   OFFSET_OUT_OF_RANGE reset per `auto.offset.reset`, leader changes followed through
-//!   metadata refreshes.
+//! - The fetcher: one Fetch in flight per broker for all partitions it leads, inside an
+//!   incremental fetch session per broker (KIP-227: only changed partitions are sent, removed
+//!   ones forgotten; session errors fall back to a full fetch; sessions closed on `close`), up
+//!   to two responses buffered per partition ahead of `poll`, records decoded lazily as
+//!   zero-copy slices, control records hidden, aborted transactions dropped in
+//!   `read_committed`, OFFSET_OUT_OF_RANGE reset per `auto.offset.reset`, leader changes
+//!   followed through metadata refreshes.
+//! - KIP-320: after a leader epoch change (and for committed offsets carrying an epoch) the
+//!   position is checked with OffsetForLeaderEpoch before fetching; Fetch v12+
+//!   `diverging_epoch` too. Truncation moves the position to the first diverging offset, or
+//!   fails with [`Error::LogTruncation`] under `auto.offset.reset=none`.
+//! - [`OffsetCommitter`]: commit from other tasks or a rebalance listener (see the
+//!   `consumer_worker_pool` example).
 //! - [`assignor`]: Range, RoundRobin, Sticky and CooperativeSticky, identical to Java's.
 //!
 //! ```no_run
@@ -73,28 +81,37 @@
 //!
 //! # Observability
 //!
-//! `tracing` events for joins, rebalances, resets and errors; through the `metrics` facade:
-//! `kafka_consumer_records_consumed_total`, `kafka_consumer_fetch_requests_total`,
-//! `kafka_consumer_fetched_bytes_total`, `kafka_consumer_commit_latency_seconds`,
-//! `kafka_consumer_rebalances_total`; per-partition lag from [`Consumer::lag`].
+//! `tracing` events for joins, rebalances, resets, truncation and errors; through the
+//! `metrics` facade: `kafka_consumer_records_consumed_total`,
+//! `kafka_consumer_fetch_requests_total` (its rate is the fetch rate),
+//! `kafka_consumer_fetch_latency_seconds` (histogram), `kafka_consumer_fetched_bytes_total`,
+//! `kafka_consumer_fetch_session_resets_total`, `kafka_consumer_records_lag` (gauge, labels
+//! `topic` and `partition`, updated by `poll`), `kafka_consumer_records_lag_max` (the largest
+//! of those at the last `poll`), `kafka_consumer_commit_latency_seconds` (histogram),
+//! `kafka_consumer_rebalances_total`. Per-partition lag also from [`Consumer::current_lag`]
+//! (KIP-695) and the open fetch sessions from [`Consumer::fetch_sessions`].
 //!
 //! # Not yet
 //!
-//! Fetch sessions (KIP-227) are not used (every Fetch is a full, sessionless request); no offset validation against
-//! leader epochs after leader changes (KIP-320).
+//! `poll` blocks while a group (re)join is in progress (Java returns fetched records
+//! meanwhile); fetching goes on in the background.
 
 pub mod assignor;
+mod committer;
 pub mod config;
 mod consumer;
 mod error;
+mod fetch_session;
 mod fetcher;
 mod group;
 mod listener;
 mod offsets;
 mod record;
 mod state;
+mod validate;
 
 pub use assignor::TopicPartition;
+pub use committer::OffsetCommitter;
 pub use config::{
     AutoOffsetReset, ConsumerConfig, ConsumerConfigBuilder, GroupProtocol, IsolationLevel,
 };

@@ -54,6 +54,14 @@ pub(crate) struct PartitionState {
     pub(crate) log_start_offset: i64,
     /// An error to surface from the next poll (out of range with reset=none, corrupt data).
     pub(crate) error: Option<crate::Error>,
+    /// Leader epoch of the last batch fetched (Fetch v12+ `last_fetched_epoch`).
+    pub(crate) fetch_epoch: Option<i32>,
+    /// The partition's leader epoch when it was last fetched (KIP-320).
+    pub(crate) leader_epoch: Option<i32>,
+    /// The position must be checked with OffsetForLeaderEpoch before fetching (KIP-320).
+    pub(crate) awaiting_validation: bool,
+    /// An OffsetForLeaderEpoch request for this partition is in flight.
+    pub(crate) validating: bool,
 }
 
 impl PartitionState {
@@ -74,6 +82,10 @@ impl PartitionState {
             last_stable_offset: -1,
             log_start_offset: -1,
             error: None,
+            fetch_epoch: None,
+            leader_epoch: None,
+            awaiting_validation: false,
+            validating: false,
         }
     }
 
@@ -82,14 +94,36 @@ impl PartitionState {
         self.position = Some(offset);
         self.last_epoch = epoch;
         self.fetch_offset = offset;
+        self.fetch_epoch = epoch;
         self.pending = None;
+        self.awaiting_validation = false;
         self.clear_buffer();
+    }
+
+    /// Moves the position to an offset whose epoch is to be checked against the leader before
+    /// fetching (a committed offset with its leader epoch), as Java's `seekUnvalidated`.
+    pub(crate) fn seek_unvalidated(&mut self, offset: i64, epoch: Option<i32>) {
+        self.seek(offset, epoch);
+        self.awaiting_validation = epoch.is_some();
+    }
+
+    /// The leader changed: drop what was fetched ahead of the position and check the
+    /// position against the new leader before fetching again.
+    pub(crate) fn request_validation(&mut self) {
+        if let Some(pos) = self.position
+            && self.last_epoch.is_some()
+        {
+            let epoch = self.last_epoch;
+            self.seek(pos, epoch);
+            self.awaiting_validation = true;
+        }
     }
 
     /// Forgets the position; it is resolved again per `pending`.
     pub(crate) fn reset(&mut self, pending: Pending) {
         self.position = None;
         self.pending = Some(pending);
+        self.awaiting_validation = false;
         self.clear_buffer();
     }
 
@@ -105,6 +139,7 @@ impl PartitionState {
         self.position.is_some()
             && !self.paused
             && !self.in_flight
+            && !self.awaiting_validation
             && self.error.is_none()
             && self.buffered.len() < max_buffered
             && self.backoff_until.is_none_or(|t| t <= now)
@@ -259,11 +294,21 @@ fn is_abort_marker(batch: &Batch) -> bool {
 }
 
 /// Offset just past the last complete batch in `records` (None when there is none).
+#[cfg(test)]
 pub(crate) fn next_fetch_offset(records: &Bytes) -> Option<i64> {
+    last_batch(records).map(|(o, _)| o)
+}
+
+/// Offset just past the last complete batch in `records` and that batch's leader epoch
+/// (None when there is no complete batch).
+pub(crate) fn last_batch(records: &Bytes) -> Option<(i64, Option<i32>)> {
     let mut last = None;
     for b in RecordBatches::new(records.clone()) {
         match b {
-            Ok(b) => last = Some(b.next_offset()),
+            Ok(b) => {
+                let e = b.partition_leader_epoch();
+                last = Some((b.next_offset(), (e >= 0).then_some(e)));
+            }
             Err(_) => break,
         }
     }
@@ -280,7 +325,28 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Publishes `kafka_consumer_records_lag{topic,partition}` for every partition with a
+    /// known lag and `kafka_consumer_records_lag_max` over them.
+    pub(crate) fn record_lag_metrics(&self, read_committed: bool) {
+        let mut max: Option<i64> = None;
+        for (tp, p) in &self.parts {
+            if let Some(lag) = p.lag(read_committed) {
+                metrics::gauge!(
+                    "kafka_consumer_records_lag",
+                    "topic" => tp.topic.clone(),
+                    "partition" => tp.partition.to_string()
+                )
+                .set(lag as f64);
+                max = Some(max.map_or(lag, |m| m.max(lag)));
+            }
+        }
+        if let Some(m) = max {
+            metrics::gauge!("kafka_consumer_records_lag_max").set(m as f64);
+        }
+    }
+
     /// Takes up to `max` records, round-robin over partitions with data; positions advance.
+    #[cfg(test)]
     pub(crate) fn drain(
         &mut self,
         max: usize,
@@ -288,6 +354,25 @@ impl State {
         check_crcs: bool,
         out: &mut Vec<RawRecord>,
     ) -> Option<crate::Error> {
+        self.drain_with(max, read_committed, check_crcs, |r| {
+            out.push(r);
+            Ok(())
+        })
+    }
+
+    /// Hands up to `max` records, partition after partition (starting one further each call),
+    /// to `take`, which turns them into what `poll` returns. A record `take` refuses (an error,
+    /// e.g. it does not deserialize) is not consumed: its partition's position stays at it and
+    /// the error is returned. Errors recorded by the fetcher are returned the same way, before
+    /// any record or after the records already taken.
+    pub(crate) fn drain_with(
+        &mut self,
+        max: usize,
+        read_committed: bool,
+        check_crcs: bool,
+        mut take: impl FnMut(RawRecord) -> Result<(), crate::Error>,
+    ) -> Option<crate::Error> {
+        let mut taken = 0usize;
         let n = self.parts.len();
         if n == 0 {
             return None;
@@ -302,7 +387,7 @@ impl State {
             .cloned()
             .collect();
         for tp in keys {
-            if out.len() >= max {
+            if taken >= max {
                 break;
             }
             let Some(p) = self.parts.get_mut(&tp) else {
@@ -312,17 +397,17 @@ impl State {
                 continue;
             }
             if let Some(e) = p.error.take() {
-                if out.is_empty() {
-                    return Some(e);
+                if taken > 0 {
+                    p.error = Some(e);
+                    return None;
                 }
-                p.error = Some(e);
-                break;
+                return Some(e);
             }
             let Some(mut pos) = p.position else {
                 continue;
             };
             loop {
-                if out.len() >= max {
+                if taken >= max {
                     break;
                 }
                 if p.cursor.is_none() {
@@ -339,15 +424,23 @@ impl State {
                 };
                 match cur.next(pos) {
                     Next::Record(r, tt, epoch) => {
-                        pos = r.offset + 1;
-                        p.last_epoch = epoch.or(p.last_epoch);
-                        out.push(RawRecord {
+                        let offset = r.offset;
+                        let raw = RawRecord {
                             topic: p.topic.clone(),
                             partition: tp.partition,
                             record: r,
                             timestamp_type: tt,
                             leader_epoch: epoch,
-                        });
+                        };
+                        if let Err(e) = take(raw) {
+                            // Not consumed: the next poll starts at this record again.
+                            let last = p.last_epoch;
+                            p.seek(offset, last);
+                            return Some(e);
+                        }
+                        taken += 1;
+                        pos = offset + 1;
+                        p.last_epoch = epoch.or(p.last_epoch);
                     }
                     Next::Skip(o) => pos = pos.max(o),
                     Next::Done => p.cursor = None,
@@ -518,5 +611,133 @@ mod tests {
             "{err}"
         );
         assert_eq!(s.parts[&tp].position, Some(0));
+    }
+
+    #[test]
+    fn committed_epoch_is_validated_before_fetching() {
+        let now = tokio::time::Instant::now();
+        let mut p = PartitionState::new("t".into(), Pending::Committed);
+        p.seek_unvalidated(5, Some(3));
+        assert!(p.awaiting_validation && !p.fetchable(now, 2));
+        assert_eq!(p.fetch_epoch, Some(3));
+        p.seek_unvalidated(5, None);
+        assert!(!p.awaiting_validation && p.fetchable(now, 2));
+        // A plain seek clears a pending validation; a reset too.
+        p.seek_unvalidated(5, Some(3));
+        p.seek(7, None);
+        assert!(!p.awaiting_validation);
+        p.seek_unvalidated(5, Some(3));
+        p.reset(Pending::Reset(AutoOffsetReset::Earliest));
+        assert!(!p.awaiting_validation);
+        // Without an epoch on the position there is nothing to validate.
+        p.seek(9, None);
+        p.request_validation();
+        assert!(!p.awaiting_validation);
+    }
+
+    #[test]
+    fn last_batch_reports_the_epoch() {
+        let b = batch(3, 2);
+        assert_eq!(last_batch(&b).map(|(o, _)| o), Some(5));
+        assert_eq!(last_batch(&Bytes::new()), None);
+    }
+
+    /// Captures gauge values: `name{label=value,...}` -> last value.
+    #[derive(Default)]
+    struct Gauges(std::sync::Mutex<std::collections::BTreeMap<String, f64>>);
+
+    struct OneGauge(Arc<Gauges>, String);
+
+    impl metrics::GaugeFn for OneGauge {
+        fn increment(&self, _: f64) {}
+        fn decrement(&self, _: f64) {}
+        fn set(&self, v: f64) {
+            self.0.0.lock().unwrap().insert(self.1.clone(), v);
+        }
+    }
+
+    struct Recorder(Arc<Gauges>);
+
+    impl metrics::Recorder for Recorder {
+        fn describe_counter(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_gauge(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_histogram(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn register_counter(
+            &self,
+            _: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Counter {
+            metrics::Counter::noop()
+        }
+        fn register_gauge(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let name = format!("{}{{{}}}", key.name(), labels.join(","));
+            metrics::Gauge::from_arc(Arc::new(OneGauge(self.0.clone(), name)))
+        }
+        fn register_histogram(
+            &self,
+            _: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Histogram {
+            metrics::Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn lag_gauges_are_end_minus_position_per_partition_and_max() {
+        let mut s = State::default();
+        for (n, pos, hw, lso) in [(0, 10, 50, 40), (1, 5, 8, 8), (2, 0, -1, -1)] {
+            let mut p = PartitionState::new("t".into(), Pending::Committed);
+            p.seek(pos, None);
+            p.high_watermark = hw;
+            p.last_stable_offset = lso;
+            s.parts.insert(TopicPartition::new("t", n), p);
+        }
+        let gauges = Arc::new(Gauges::default());
+        let rec = Recorder(gauges.clone());
+        metrics::with_local_recorder(&rec, || s.record_lag_metrics(false));
+        let g = gauges.0.lock().unwrap().clone();
+        assert_eq!(
+            g.get("kafka_consumer_records_lag{topic=t,partition=0}"),
+            Some(&40.0)
+        );
+        assert_eq!(
+            g.get("kafka_consumer_records_lag{topic=t,partition=1}"),
+            Some(&3.0)
+        );
+        assert_eq!(
+            g.get("kafka_consumer_records_lag{topic=t,partition=2}"),
+            None,
+            "never fetched"
+        );
+        assert_eq!(g.get("kafka_consumer_records_lag_max{}"), Some(&40.0));
+        // read_committed measures against the last stable offset.
+        metrics::with_local_recorder(&rec, || s.record_lag_metrics(true));
+        let g = gauges.0.lock().unwrap().clone();
+        assert_eq!(
+            g.get("kafka_consumer_records_lag{topic=t,partition=0}"),
+            Some(&30.0)
+        );
     }
 }

@@ -273,3 +273,119 @@ impl BufferPool {
         }
     }
 }
+
+/// Large incoming frames (fetch responses) read into recycled memory: a frame taken from
+/// [`take`](RecyclePool::take) becomes [`Bytes`] with
+/// [`PooledFrame::freeze`] and goes back to the pool by itself when its last handle (every
+/// record slice cut from it included) is dropped. Reading megabytes into fresh allocations
+/// makes the kernel fault in and zero every page again; a recycled buffer stays resident and
+/// is not even re-initialised (its old contents are overwritten by the read).
+///
+/// ```
+/// use kafka_protocol::frame::RecyclePool;
+/// let pool = RecyclePool::new(2, 1 << 20);
+/// let mut f = pool.take(5);
+/// f.as_mut().copy_from_slice(b"hello");
+/// let bytes = f.freeze();
+/// let record = bytes.slice(1..3);
+/// drop(bytes);
+/// assert_eq!(pool.idle(), 0); // a slice still holds the memory
+/// drop(record);
+/// assert_eq!(pool.idle(), 1); // back in the pool
+/// ```
+#[derive(Debug, Clone)]
+pub struct RecyclePool {
+    inner: std::sync::Arc<RecycleInner>,
+}
+
+#[derive(Debug)]
+struct RecycleInner {
+    bufs: std::sync::Mutex<Vec<Vec<u8>>>,
+    keep: usize,
+    max_capacity: usize,
+}
+
+impl RecyclePool {
+    /// A pool keeping at most `keep` idle buffers of at most `max_capacity` bytes each.
+    pub fn new(keep: usize, max_capacity: usize) -> RecyclePool {
+        RecyclePool {
+            inner: std::sync::Arc::new(RecycleInner {
+                bufs: std::sync::Mutex::new(Vec::new()),
+                keep,
+                max_capacity,
+            }),
+        }
+    }
+
+    /// A frame buffer of exactly `size` bytes (contents unspecified: to be overwritten).
+    pub fn take(&self, size: usize) -> PooledFrame {
+        let reused = self.inner.bufs.lock().ok().and_then(|mut v| {
+            // The smallest idle buffer that already holds `size` bytes, else the largest.
+            let i = v
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| b.capacity() >= size)
+                .min_by_key(|(_, b)| b.capacity())
+                .or_else(|| v.iter().enumerate().max_by_key(|(_, b)| b.capacity()))
+                .map(|(i, _)| i)?;
+            Some(v.swap_remove(i))
+        });
+        let mut buf = reused.unwrap_or_default();
+        if buf.len() < size {
+            buf.resize(size, 0);
+        } else {
+            buf.truncate(size);
+        }
+        PooledFrame {
+            buf,
+            pool: self.clone(),
+        }
+    }
+
+    /// How many idle buffers the pool holds.
+    pub fn idle(&self) -> usize {
+        self.inner.bufs.lock().map_or(0, |v| v.len())
+    }
+
+    fn give(&self, buf: Vec<u8>) {
+        if buf.capacity() <= self.inner.max_capacity
+            && let Ok(mut v) = self.inner.bufs.lock()
+            && v.len() < self.inner.keep
+        {
+            v.push(buf);
+        }
+    }
+}
+
+/// A frame buffer from a [`RecyclePool`]; returns to it when dropped (directly, or as the last
+/// handle of the [`Bytes`] made by [`freeze`](PooledFrame::freeze)).
+#[derive(Debug)]
+pub struct PooledFrame {
+    buf: Vec<u8>,
+    pool: RecyclePool,
+}
+
+impl PooledFrame {
+    /// Shares the frame as `Bytes`; slices of it keep the buffer out of the pool until dropped.
+    pub fn freeze(self) -> Bytes {
+        Bytes::from_owner(self)
+    }
+}
+
+impl AsRef<[u8]> for PooledFrame {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl AsMut<[u8]> for PooledFrame {
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.buf
+    }
+}
+
+impl Drop for PooledFrame {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.buf));
+    }
+}

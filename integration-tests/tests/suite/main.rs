@@ -75,6 +75,14 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
+    // KAFKA_SUITE_LOG=<filter> (e.g. `kafka_consumer=debug`) logs the clients' tracing to stderr.
+    if let Ok(f) = std::env::var("KAFKA_SUITE_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(f))
+            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .init();
+    }
     let cluster = TestCluster::from_env();
     let deadline = Duration::from_secs(
         std::env::var("SUITE_CASE_TIMEOUT_S")
