@@ -105,6 +105,12 @@ pub(crate) async fn run(shared: Arc<Shared>, client: Client, cfg: ConsumerConfig
         let mut plans: BTreeMap<i32, Vec<(TopicPartition, u64, PartitionParams)>> = BTreeMap::new();
         let mut validations: BTreeMap<i32, Vec<(ValidatedPart, i32)>> = BTreeMap::new();
         let mut need_metadata = std::mem::take(&mut force_refresh);
+        // Brokers with a partition held back only because its buffer is full, and brokers
+        // with a planned partition that may have data: a fetch of nothing but caught-up
+        // partitions would wait `fetch.max.wait.ms` at the broker and keep the held-back
+        // partitions from being fetched meanwhile, so it waits for the application instead.
+        let mut held_back: HashSet<i32> = HashSet::new();
+        let mut has_data: HashSet<i32> = HashSet::new();
         {
             let mut st = shared.lock();
             for (tp, p) in st.parts.iter_mut() {
@@ -132,8 +138,22 @@ pub(crate) async fn run(shared: Arc<Shared>, client: Client, cfg: ConsumerConfig
                     }
                     continue;
                 }
-                if busy.contains(&leader) || !p.fetchable(now, MAX_BUFFERED) {
+                if busy.contains(&leader) {
                     continue;
+                }
+                if !p.fetchable(now, MAX_BUFFERED) {
+                    if p.buffered.len() >= MAX_BUFFERED
+                        && p.fetchable(now, usize::MAX)
+                        && p.high_watermark > p.fetch_offset
+                    {
+                        // More data is waiting for this partition once the application
+                        // has taken what is buffered.
+                        held_back.insert(leader);
+                    }
+                    continue;
+                }
+                if p.high_watermark < 0 || p.fetch_offset < p.high_watermark {
+                    has_data.insert(leader);
                 }
                 let topic_id = md.topic(&tp.topic).map(|t| t.id).unwrap_or(Uuid::ZERO);
                 plans.entry(leader).or_default().push((
@@ -176,6 +196,21 @@ pub(crate) async fn run(shared: Arc<Shared>, client: Client, cfg: ConsumerConfig
         }
         for (broker, parts) in validations {
             inflight.push(validate_future(client.clone(), broker, parts, req_timeout));
+        }
+        let deferred: Vec<i32> = plans
+            .keys()
+            .filter(|b| held_back.contains(b) && !has_data.contains(b))
+            .copied()
+            .collect();
+        if !deferred.is_empty() {
+            let mut st = shared.lock();
+            for b in &deferred {
+                for (tp, _, _) in plans.remove(b).unwrap_or_default() {
+                    if let Some(p) = st.parts.get_mut(&tp) {
+                        p.in_flight = false;
+                    }
+                }
+            }
         }
         for (broker, parts) in plans {
             busy.insert(broker);

@@ -68,6 +68,10 @@ pub(crate) const CASES: &[crate::Case] = &[
         current_lag_is_end_offset_minus_position,
     ),
     (
+        "consumer::caught_up_partition_does_not_hold_back_others",
+        caught_up_partition_does_not_hold_back_others,
+    ),
+    (
         "consumer::group_three_members_twelve_partitions_range",
         group_three_members_range,
     ),
@@ -719,6 +723,48 @@ fn fetch_session_pause_resume_and_reassign_exactly_once(ctx: &Ctx) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
+    });
+}
+
+/// A partition at its end must not long-poll (`fetch.max.wait.ms`, 20 s here) while another
+/// partition of the same broker waits only for the application to take its buffered data:
+/// p0 needs 30 fetches (one batch each), the application is slow, p1 is empty. Holding p0
+/// back behind p1's long poll would take minutes; the case's deadline is 90 s.
+fn caught_up_partition_does_not_hold_back_others(ctx: &Ctx) {
+    rt().block_on(async {
+        let client = Client::connect(client_config(ctx)).await.unwrap();
+        let topic = create_topic(&client, 2).await;
+        for _ in 0..30 {
+            produce(&client, &topic, 0, 10).await;
+        }
+        let cfg = consumer_config(ctx, None)
+            .fetch_max_wait(Duration::from_secs(20))
+            .max_partition_fetch_bytes(1)
+            .max_poll_records(10)
+            .build()
+            .unwrap();
+        let mut c = Consumer::new(cfg).await.unwrap();
+        c.assign(all_partitions(&topic, 2)).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(90);
+        let mut got = 0;
+        while got < 300 {
+            assert!(
+                Instant::now() < deadline,
+                "only {got} of p0's 300 records in 90 s: p0 waited behind p1's long polls"
+            );
+            got += c.poll(Duration::from_millis(200)).await.unwrap().len();
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The caught-up partition still gets what arrives later.
+        produce(&client, &topic, 1, 1).await;
+        let r = loop {
+            assert!(Instant::now() < deadline, "p1's new record never arrived");
+            if let Some(r) = c.poll(Duration::from_millis(500)).await.unwrap().pop() {
+                break r;
+            }
+        };
+        assert_eq!((r.partition, r.offset), (1, 0));
+        c.close().await.unwrap();
     });
 }
 
