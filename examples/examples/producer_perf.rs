@@ -9,7 +9,8 @@
 //! Flags: `--bootstrap --topic --records --size --acks all|1|0 --partitions P` (topic created
 //! with P partitions when missing), optional `--batch-size B` (1,000,000 like the peers),
 //! `--linger-ms L` (5), `--compression none|gzip|snappy|lz4|zstd`, `--timeout-s S`,
-//! `--latency-every N` (16) and `--mode produce` (accepted for the driver's template).
+//! `--latency-every N` (16), `--property key=value` (any producer property by its Java name,
+//! repeatable) and `--mode produce` (accepted for the driver's template).
 //!
 //! Timing starts after one warm-up record is acknowledged (connect, metadata and producer id
 //! excluded) and ends when `flush` returns. Latency is measured from `send` to the record's
@@ -41,6 +42,8 @@ struct Args {
     partitions: i32,
     batch_size: usize,
     linger_ms: u64,
+    /// Extra producer properties (`--property k=v`, repeatable).
+    props: Vec<(String, String)>,
     compression: String,
     timeout: Duration,
     latency_every: u64,
@@ -50,7 +53,7 @@ fn usage(msg: &str) -> ! {
     eprintln!(
         "error: {msg}\nusage: producer_perf --bootstrap H:P --topic T --records N --size B \
          [--acks all|1|0] [--partitions P] [--batch-size B] [--linger-ms L] \
-         [--compression C] [--timeout-s S] [--latency-every N]"
+         [--compression C] [--timeout-s S] [--property k=v] [--latency-every N]"
     );
     std::process::exit(2)
 }
@@ -65,6 +68,7 @@ fn parse_args() -> Args {
         partitions: 6,
         batch_size: 1_000_000,
         linger_ms: 5,
+        props: Vec::new(),
         compression: "none".into(),
         timeout: Duration::from_secs(300),
         latency_every: 16,
@@ -84,6 +88,10 @@ fn parse_args() -> Args {
             "--partitions" => a.partitions = num(&v) as i32,
             "--batch-size" => a.batch_size = num(&v) as usize,
             "--linger-ms" => a.linger_ms = num(&v),
+            "--property" => match v.split_once('=') {
+                Some((k, val)) => a.props.push((k.to_string(), val.to_string())),
+                None => usage("--property needs key=value"),
+            },
             "--compression" => a.compression = v,
             "--timeout-s" => a.timeout = Duration::from_secs(num(&v)),
             "--latency-every" => a.latency_every = num(&v).max(1),
@@ -152,15 +160,19 @@ fn percentile_ms(sorted_us: &[u32], p: f64) -> Option<f64> {
 async fn main() {
     let a = parse_args();
     ensure_topic(&a).await;
-    let cfg = ProducerConfig::from_properties([
+    let mut props: Vec<(String, String)> = [
         ("bootstrap.servers", a.bootstrap.clone()),
         ("acks", a.acks.clone()),
         ("linger.ms", a.linger_ms.to_string()),
         ("batch.size", a.batch_size.to_string()),
         ("compression.type", a.compression.clone()),
         ("client.id", "producer-perf".to_string()),
-    ])
-    .unwrap_or_else(|e| fail(e));
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    props.extend(a.props.iter().cloned());
+    let cfg = ProducerConfig::from_properties(props).unwrap_or_else(|e| fail(e));
     let producer: Producer<Bytes, Bytes> = Producer::new(cfg).await.unwrap_or_else(|e| fail(e));
     let payload = Bytes::from(
         (0..a.size)
