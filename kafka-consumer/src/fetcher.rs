@@ -105,10 +105,12 @@ pub(crate) async fn run(shared: Arc<Shared>, client: Client, cfg: ConsumerConfig
         let mut plans: BTreeMap<i32, Vec<(TopicPartition, u64, PartitionParams)>> = BTreeMap::new();
         let mut validations: BTreeMap<i32, Vec<(ValidatedPart, i32)>> = BTreeMap::new();
         let mut need_metadata = std::mem::take(&mut force_refresh);
-        // Brokers with a partition held back only because its buffer is full, and brokers
-        // with a planned partition that may have data: a fetch of nothing but caught-up
-        // partitions would wait `fetch.max.wait.ms` at the broker and keep the held-back
-        // partitions from being fetched meanwhile, so it waits for the application instead.
+        // Brokers with a partition that may have data but cannot be fetched this round (its
+        // buffer is full, it is being validated or backing off), and brokers with a planned
+        // partition that may have data: a fetch of nothing but caught-up partitions would
+        // wait `fetch.max.wait.ms` at the broker and keep the held-back partitions from being
+        // fetched meanwhile, so it is not sent until they can come along (the loop wakes on
+        // every poll that took records and every 100 ms).
         let mut held_back: HashSet<i32> = HashSet::new();
         let mut has_data: HashSet<i32> = HashSet::new();
         {
@@ -136,18 +138,16 @@ pub(crate) async fn run(shared: Arc<Shared>, client: Client, cfg: ConsumerConfig
                             .or_default()
                             .push(((tp.clone(), pos, pos_epoch), epoch));
                     }
+                    if blocks_long_poll(p) {
+                        held_back.insert(leader);
+                    }
                     continue;
                 }
                 if busy.contains(&leader) {
                     continue;
                 }
                 if !p.fetchable(now, MAX_BUFFERED) {
-                    if p.buffered.len() >= MAX_BUFFERED
-                        && p.fetchable(now, usize::MAX)
-                        && p.high_watermark > p.fetch_offset
-                    {
-                        // More data is waiting for this partition once the application
-                        // has taken what is buffered.
+                    if blocks_long_poll(p) {
                         held_back.insert(leader);
                     }
                     continue;
@@ -277,6 +277,13 @@ pub(crate) async fn run(shared: Arc<Shared>, client: Client, cfg: ConsumerConfig
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
     }
+}
+
+/// Whether a partition left out of this round's fetch may have data at the broker and will be
+/// fetchable soon (buffer drained, validation or backoff over): a long poll of only caught-up
+/// partitions would then hold it back. Paused or failed partitions do not count.
+fn blocks_long_poll(p: &PartitionState) -> bool {
+    !p.paused && p.error.is_none() && (p.high_watermark < 0 || p.fetch_offset < p.high_watermark)
 }
 
 /// Learns the partition's current leader epoch from metadata; a newer epoch than the one the
@@ -788,6 +795,30 @@ mod tests {
         let mut p = PartitionState::new("t".into(), Pending::Committed);
         p.seek(pending_pos, last_epoch);
         p
+    }
+
+    #[test]
+    fn partitions_that_keep_a_long_poll_back() {
+        let mut p = part(10, Some(0));
+        assert!(
+            blocks_long_poll(&p),
+            "high watermark unknown: may have data"
+        );
+        p.high_watermark = 10;
+        assert!(!blocks_long_poll(&p), "caught up");
+        p.high_watermark = 20;
+        assert!(blocks_long_poll(&p), "behind the high watermark");
+        p.paused = true;
+        assert!(
+            !blocks_long_poll(&p),
+            "paused: the application does not want it"
+        );
+        p.paused = false;
+        p.error = Some(crate::Error::OffsetOutOfRange {
+            tp: TopicPartition::new("t", 0),
+            offset: 10,
+        });
+        assert!(!blocks_long_poll(&p), "failed: waits for the application");
     }
 
     #[test]
