@@ -23,7 +23,7 @@ use crate::offsets::{self, Committer, EARLIEST, LATEST};
 use crate::record::{
     BytesDeserializer, ConsumerRecord, Deserializer, OffsetAndMetadata, OffsetAndTimestamp,
 };
-use crate::state::{PartitionState, Pending};
+use crate::state::{PartitionState, Pending, RawRecord};
 
 // KIP-848 (`group.protocol=consumer`) membership: a child module so that it can extend
 // `Consumer` with the poll-side reconciliation.
@@ -430,21 +430,30 @@ impl<K: Send + 'static, V: Send + 'static> Consumer<K, V> {
             self.cfg.max_poll_records,
             read_committed,
             self.cfg.check_crcs,
-            |r| {
+            |mut r: RawRecord| {
                 let ksize = r.record.key.as_ref().map_or(-1, |b| b.len() as i32);
                 let vsize = r.record.value.as_ref().map_or(-1, |b| b.len() as i32);
-                let failed = |what: &'static str, message: String| Error::Deserialization {
-                    tp: TopicPartition::new(&*r.topic, r.partition),
-                    offset: r.record.offset,
-                    what,
-                    message,
+                // Key and value move into the deserializers (no reference-count update).
+                let failed =
+                    |r: &RawRecord, what: &'static str, message: String| Error::Deserialization {
+                        tp: TopicPartition::new(&*r.topic, r.partition),
+                        offset: r.record.offset,
+                        what,
+                        message,
+                    };
+                let key = match key_de.deserialize(&r.topic, &r.record.headers, r.record.key.take())
+                {
+                    Ok(k) => k,
+                    Err(m) => return Err(failed(&r, "key", m)),
                 };
-                let key = key_de
-                    .deserialize(&r.topic, &r.record.headers, r.record.key.clone())
-                    .map_err(|m| failed("key", m))?;
-                let value = value_de
-                    .deserialize(&r.topic, &r.record.headers, r.record.value.clone())
-                    .map_err(|m| failed("value", m))?;
+                let value = match value_de.deserialize(
+                    &r.topic,
+                    &r.record.headers,
+                    r.record.value.take(),
+                ) {
+                    Ok(v) => v,
+                    Err(m) => return Err(failed(&r, "value", m)),
+                };
                 if out.capacity() == 0 {
                     out.reserve(self.cfg.max_poll_records.min(4096));
                 }

@@ -331,6 +331,10 @@ impl RecyclePool {
             Some(v.swap_remove(i))
         });
         let mut buf = reused.unwrap_or_default();
+        if buf.capacity() < size {
+            // Growing would copy the old contents along: start empty instead.
+            buf.clear();
+        }
         if buf.len() < size {
             buf.resize(size, 0);
         } else {
