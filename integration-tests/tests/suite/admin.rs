@@ -18,8 +18,6 @@ use kafka_admin::*;
 use kafka_client::{SendOptions, Target};
 use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::ApiKey;
-use kafka_protocol::messages::ProduceRequest;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::records::RecordBatchBuilder;
 
 use crate::Ctx;
@@ -101,21 +99,8 @@ async fn produce(a: &AdminClient, topic: &str, partition: i32, n: i64) {
     let records: Bytes = b.build().unwrap();
     let c = a.client();
     let md = c.refresh_metadata([topic]).await.unwrap();
-    let req = ProduceRequest {
-        acks: -1,
-        timeout_ms: 30_000,
-        topic_data: vec![TopicProduceData {
-            name: topic.to_string(),
-            topic_id: md.topic(topic).unwrap().id,
-            partition_data: vec![PartitionProduceData {
-                index: partition,
-                records: Some(records),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
+    let req =
+        crate::common::produce_request(topic, md.topic(topic).unwrap().id, partition, records);
     let resp = c
         .send_checked(
             &Target::leader(topic, partition),

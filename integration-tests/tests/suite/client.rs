@@ -12,8 +12,7 @@ use integration_tests::unique_topic;
 use kafka_client::{Client, ClientConfig, CoordinatorType, Error, SendOptions, Target};
 use kafka_protocol::ErrorCode;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{ApiKey, MetadataRequest, ProduceRequest};
+use kafka_protocol::messages::{ApiKey, MetadataRequest};
 use kafka_protocol::records::RecordBatchBuilder;
 
 use crate::Ctx;
@@ -130,21 +129,7 @@ fn produce(
             .unwrap();
     }
     let records: Bytes = b.build().unwrap();
-    let req = ProduceRequest {
-        acks: -1,
-        timeout_ms: 30_000,
-        topic_data: vec![TopicProduceData {
-            name: topic.to_string(),
-            topic_id: id,
-            partition_data: vec![PartitionProduceData {
-                index: partition,
-                records: Some(records),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
+    let req = crate::common::produce_request(topic, id, partition, records);
     let client = client.clone();
     let target = Target::leader(topic, partition);
     async move {

@@ -68,6 +68,32 @@ pub(crate) async fn create_topic(client: &Client, prefix: &str, partitions: i32)
     }
 }
 
+/// A raw acks=all Produce request (30 s timeout) carrying `records` for one partition; the
+/// topic named and, when known, identified by `topic_id` (`Uuid::ZERO` otherwise).
+pub(crate) fn produce_request(
+    topic: &str,
+    topic_id: kafka_protocol::Uuid,
+    partition: i32,
+    records: bytes::Bytes,
+) -> kafka_protocol::messages::ProduceRequest {
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    kafka_protocol::messages::ProduceRequest {
+        acks: -1,
+        timeout_ms: 30_000,
+        topic_data: vec![TopicProduceData {
+            name: topic.to_string(),
+            topic_id,
+            partition_data: vec![PartitionProduceData {
+                index: partition,
+                records: Some(records),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
 /// Appends `records` (one or more v2 batches) to a partition with acks=all by a raw Produce
 /// request; returns the base offset the broker assigned (panics on an error code).
 pub(crate) async fn produce_batches(
@@ -77,24 +103,8 @@ pub(crate) async fn produce_batches(
     records: bytes::Bytes,
 ) -> i64 {
     use kafka_client::SendOptions;
-    use kafka_protocol::messages::ProduceRequest;
-    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     let id = client.metadata().topic(topic).unwrap().id;
-    let req = ProduceRequest {
-        acks: -1,
-        timeout_ms: 30_000,
-        topic_data: vec![TopicProduceData {
-            name: topic.to_string(),
-            topic_id: id,
-            partition_data: vec![PartitionProduceData {
-                index: partition,
-                records: Some(records),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
+    let req = produce_request(topic, id, partition, records);
     let resp = client
         .send_checked(
             &Target::leader(topic, partition),

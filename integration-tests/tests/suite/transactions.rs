@@ -22,7 +22,6 @@ use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::txn_offset_commit_request::{
     TxnOffsetCommitRequestPartition, TxnOffsetCommitRequestTopic,
 };
@@ -300,18 +299,7 @@ fn produce_batch(
         .send_typed(
             ProduceRequest {
                 transactional_id: transactional_id.map(str::to_string),
-                acks: -1,
-                timeout_ms: 30_000,
-                topic_data: vec![TopicProduceData {
-                    name: topic.into(),
-                    partition_data: vec![PartitionProduceData {
-                        index: partition,
-                        records: Some(records),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }],
-                ..Default::default()
+                ..crate::common::produce_request(topic, Uuid::ZERO, partition, records)
             },
             v,
         )
