@@ -72,6 +72,10 @@ pub(crate) const CASES: &[crate::Case] = &[
         caught_up_partition_does_not_hold_back_others,
     ),
     (
+        "consumer::undeserializable_record_stops_the_partition_until_seek",
+        undeserializable_record_stops_the_partition_until_seek,
+    ),
+    (
         "consumer::group_three_members_twelve_partitions_range",
         group_three_members_range,
     ),
@@ -764,6 +768,64 @@ fn caught_up_partition_does_not_hold_back_others(ctx: &Ctx) {
             }
         };
         assert_eq!((r.partition, r.offset), (1, 0));
+        c.close().await.unwrap();
+    });
+}
+
+/// A value that does not deserialize: the records before it are returned, then `poll` fails
+/// with `Deserialization` at its offset, again and again (the position stays at it, nothing
+/// after it is returned) until the application seeks past it.
+fn undeserializable_record_stops_the_partition_until_seek(ctx: &Ctx) {
+    rt().block_on(async {
+        let client = Client::connect(client_config(ctx)).await.unwrap();
+        let topic = create_topic(&client, 1).await;
+        let values: [&[u8]; 6] = [b"a", b"b", b"c", &[0xff, 0xfe], b"e", b"f"];
+        let mut b = RecordBatchBuilder::new(0);
+        for (i, v) in values.iter().enumerate() {
+            b.append(T0 + i as i64, None, Some(v), &[]).unwrap();
+        }
+        crate::common::produce_batches(&client, &topic, 0, b.build().unwrap()).await;
+        let cfg = consumer_config(ctx, None)
+            .max_poll_records(10)
+            .build()
+            .unwrap();
+        let mut c = Consumer::with_deserializers(cfg, StringDeserializer, StringDeserializer)
+            .await
+            .unwrap();
+        let tp = TopicPartition::new(&topic, 0);
+        c.assign([tp.clone()]).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut got: Vec<(i64, Option<String>)> = Vec::new();
+        let next_error = async |c: &mut Consumer<Option<String>, Option<String>>,
+                                got: &mut Vec<(i64, Option<String>)>| loop {
+            assert!(Instant::now() < deadline, "no error within 30 s: {got:?}");
+            match c.poll(Duration::from_millis(300)).await {
+                Ok(recs) => got.extend(recs.into_iter().map(|r| (r.offset, r.value))),
+                Err(e) => break e,
+            }
+        };
+        let check = |e: kafka_consumer::Error| match e {
+            kafka_consumer::Error::Deserialization {
+                tp: t,
+                offset,
+                what,
+                ..
+            } => assert_eq!((t, offset, what), (tp.clone(), 3, "value")),
+            other => panic!("expected a deserialization error, got {other:?}"),
+        };
+        check(next_error(&mut c, &mut got).await);
+        let before = |v: &str, o: i64| (o, Some(v.to_string()));
+        assert_eq!(got, vec![before("a", 0), before("b", 1), before("c", 2)]);
+        assert_eq!(c.position(&tp).await.unwrap(), 3);
+        check(next_error(&mut c, &mut got).await);
+        assert_eq!(got.len(), 3, "nothing after the bad record: {got:?}");
+        c.seek(&tp, 4).unwrap();
+        while got.len() < 5 {
+            assert!(Instant::now() < deadline, "records after the seek: {got:?}");
+            let recs = c.poll(Duration::from_millis(300)).await.unwrap();
+            got.extend(recs.into_iter().map(|r| (r.offset, r.value)));
+        }
+        assert_eq!(&got[3..], &[before("e", 4), before("f", 5)]);
         c.close().await.unwrap();
     });
 }
