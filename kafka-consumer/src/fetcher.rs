@@ -152,7 +152,7 @@ pub(crate) async fn run(shared: Arc<Shared>, client: Client, cfg: ConsumerConfig
                     }
                     continue;
                 }
-                if p.high_watermark < 0 || p.fetch_offset < p.high_watermark {
+                if !p.nothing_new && (p.high_watermark < 0 || p.fetch_offset < p.high_watermark) {
                     has_data.insert(leader);
                 }
                 let topic_id = md.topic(&tp.topic).map(|t| t.id).unwrap_or(Uuid::ZERO);
@@ -639,6 +639,16 @@ fn handle_response(
     let md = client.metadata();
     let mut got_data = false;
     let mut total_bytes = 0u64;
+    // A planned partition the response leaves out has nothing new (those it lists are set
+    // back below).
+    for (tp, &(generation, fetched_at)) in &sent {
+        if let Some(p) = st.parts.get_mut(tp)
+            && p.generation == generation
+            && p.fetch_offset == fetched_at
+        {
+            p.nothing_new = true;
+        }
+    }
     for t in resp.responses {
         let name = if t.topic.is_empty() {
             match md.topic_names.get(&t.topic_id) {
@@ -658,6 +668,7 @@ fn handle_response(
                 tracing::trace!(%tp, "fetch response for a partition no longer assigned");
                 continue;
             };
+            p.nothing_new = false;
             if p.generation != generation || p.fetch_offset != fetched_at {
                 tracing::trace!(%tp, generation, fetched_at, now_generation = p.generation, now_offset = p.fetch_offset, "stale fetch response dropped");
                 continue; // seeked or reset meanwhile

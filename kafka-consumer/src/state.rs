@@ -50,6 +50,10 @@ pub(crate) struct PartitionState {
     pub(crate) buffered: VecDeque<Completed>,
     pub(crate) cursor: Option<Cursor>,
     pub(crate) high_watermark: i64,
+    /// The last usable fetch response left this partition out (an incremental response
+    /// does that when nothing changed): nothing new at `fetch_offset` as far as the broker
+    /// knows, even while the high watermark is still unknown.
+    pub(crate) nothing_new: bool,
     pub(crate) last_stable_offset: i64,
     pub(crate) log_start_offset: i64,
     /// An error to surface from the next poll (out of range with reset=none, corrupt data).
@@ -79,6 +83,7 @@ impl PartitionState {
             buffered: VecDeque::new(),
             cursor: None,
             high_watermark: -1,
+            nothing_new: false,
             last_stable_offset: -1,
             log_start_offset: -1,
             error: None,
@@ -129,6 +134,7 @@ impl PartitionState {
 
     fn clear_buffer(&mut self) {
         self.generation += 1;
+        self.nothing_new = false;
         self.buffered.clear();
         self.cursor = None;
         self.error = None;
