@@ -730,12 +730,10 @@ fn fetch_session_pause_resume_and_reassign_exactly_once(ctx: &Ctx) {
     });
 }
 
-/// A partition at its end must not long-poll (`fetch.max.wait.ms`, 4 s here) while another
+/// A partition at its end must not long-poll (`fetch.max.wait.ms`, 20 s here) while another
 /// partition of the same broker waits only for the application to take its buffered data:
-/// p0 needs 30 fetches (one batch each), the application is slow, p1 is empty. Without the
-/// fetcher's rule about 15 of those fetches wait behind p1's long poll (60 s); the deadline is
-/// 45 s. In full CI runs against Apache Kafka a few such waits still happen (cause not found),
-/// which this bound tolerates.
+/// p0 needs 30 fetches (one batch each), the application is slow, p1 is empty. Holding p0
+/// back behind p1's long poll would take minutes; the case's deadline is 90 s.
 fn caught_up_partition_does_not_hold_back_others(ctx: &Ctx) {
     rt().block_on(async {
         let client = Client::connect(client_config(ctx)).await.unwrap();
@@ -744,19 +742,19 @@ fn caught_up_partition_does_not_hold_back_others(ctx: &Ctx) {
             produce(&client, &topic, 0, 10).await;
         }
         let cfg = consumer_config(ctx, None)
-            .fetch_max_wait(Duration::from_secs(4))
+            .fetch_max_wait(Duration::from_secs(20))
             .max_partition_fetch_bytes(1)
             .max_poll_records(10)
             .build()
             .unwrap();
         let mut c = Consumer::new(cfg).await.unwrap();
         c.assign(all_partitions(&topic, 2)).await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(45);
+        let deadline = Instant::now() + Duration::from_secs(90);
         let mut got = 0;
         while got < 300 {
             assert!(
                 Instant::now() < deadline,
-                "only {got} of p0's 300 records in 45 s: p0 waited behind p1's long polls"
+                "only {got} of p0's 300 records in 90 s: p0 waited behind p1's long polls"
             );
             got += c.poll(Duration::from_millis(200)).await.unwrap().len();
             tokio::time::sleep(Duration::from_millis(50)).await;
