@@ -21,6 +21,7 @@
 #   APACHE_KAFKA_STOP_TIMEOUT   seconds to wait after TERM before KILL (default 30)
 #   APACHE_KAFKA_PORT, APACHE_KAFKA_CONTROLLER_PORT   fixed ports instead of free ones
 #   JAVA                    java binary (default: java on PATH)
+#   APACHE_KAFKA_EXTRA_PROPERTIES  extra server.properties lines (key=value, newline-separated)
 #
 # DIR (default <repo>/target/apache-kafka) receives server.properties,
 # log4j2.properties, data/ (wiped at each start), server.log, kafka.pid,
@@ -181,6 +182,11 @@ log.segment.bytes=67108864
 EOF
   if [[ "$SECURITY" == sasl-ssl ]]; then
     write_security_config >>"$DIR/server.properties"
+  fi
+  # Extra broker properties, one key=value per line (e.g. a short
+  # log.retention.check.interval.ms to check that test topics are kept).
+  if [[ -n "${APACHE_KAFKA_EXTRA_PROPERTIES:-}" ]]; then
+    printf '%s\n' "$APACHE_KAFKA_EXTRA_PROPERTIES" >>"$DIR/server.properties"
   fi
   # log4j 1 configuration for Kafka 2.x, which does not read log4j2.properties
   cat >"$DIR/log4j.properties" <<'EOF'

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
@@ -24,6 +24,7 @@ pub fn try_create_topic(
             name: name.to_string(),
             num_partitions: partitions,
             replication_factor: 1,
+            configs: topic_configs(),
             ..Default::default()
         }],
         timeout_ms: 30_000,
@@ -34,6 +35,18 @@ pub fn try_create_topic(
         .first()
         .ok_or_else(|| WireError::Unexpected("empty CreateTopics response".into()))?;
     Ok(ErrorCode::from(t.error_code))
+}
+
+/// [`crate::TEST_TOPIC_CONFIGS`] as CreateTopics wants them.
+pub fn topic_configs() -> Vec<CreatableTopicConfig> {
+    crate::TEST_TOPIC_CONFIGS
+        .iter()
+        .map(|(name, value)| CreatableTopicConfig {
+            name: name.to_string(),
+            value: Some(value.to_string()),
+            ..Default::default()
+        })
+        .collect()
 }
 
 /// Fetches metadata for one topic (never auto-creating it).

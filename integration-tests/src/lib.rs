@@ -150,6 +150,14 @@ impl Drop for EmbeddedBroker {
     }
 }
 
+/// Topic configuration every test topic is created with: time retention off.
+///
+/// The cases write records with fixed timestamps (from 2023-11-14, so that timestamp lookups
+/// are exact); under a broker's default seven-day retention those are already expired, and
+/// the broker's periodic retention check (every five minutes in Apache Kafka) would delete
+/// them in the middle of whichever case happens to be running then.
+pub const TEST_TOPIC_CONFIGS: &[(&str, &str)] = &[("retention.ms", "-1")];
+
 /// A topic name unique to this test and process.
 pub fn unique_topic(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};

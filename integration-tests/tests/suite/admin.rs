@@ -69,7 +69,14 @@ async fn admin(ctx: &Ctx) -> AdminClient {
 async fn topic(a: &AdminClient, partitions: i32) -> String {
     let name = unique_topic("it-admin");
     let r = a
-        .create_topics([NewTopic::new(&name, partitions, 1)], Default::default())
+        .create_topics(
+            [integration_tests::TEST_TOPIC_CONFIGS
+                .iter()
+                .fold(NewTopic::new(&name, partitions, 1), |t, (k, v)| {
+                    t.config(*k, *v)
+                })],
+            Default::default(),
+        )
         .await
         .unwrap();
     r.per_topic[&name].as_ref().unwrap();

@@ -39,6 +39,7 @@ pub(crate) async fn create_topic(client: &Client, prefix: &str, partitions: i32)
                     name: topic.clone(),
                     num_partitions: partitions,
                     replication_factor: 1,
+                    configs: integration_tests::admin::topic_configs(),
                     ..Default::default()
                 }],
                 timeout_ms: 30_000,
