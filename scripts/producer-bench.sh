@@ -16,12 +16,18 @@
 #   KAFKA_BOOTSTRAP_SERVERS=h:p scripts/producer-bench.sh     uses a running cluster
 #   Env: N_100 (1000000) N_1024 (300000) REPEATS (2) ACKS (all) BATCH (1000000) PARTITIONS (6)
 #        CLIENTS ("ours java rdkafka franz-go") RUN_TIMEOUT (300 s per run) KAFKA_SUITE_CACHE
+#        OURS_ARGS (extra producer_perf arguments, e.g. "--property max.request.size=8388608")
 # A run that fails or times out is logged (target/producer-bench/<client>-<size>-<rep>.err),
 # counted as failed in the table, and the benchmark goes on.
 # Note: at the defaults ours and franz-go finish in 0.4-1.3 s, so on a shared 2-core box their
 # records/s swing up to 2x between repeats (ours/franz-go was x1.16 then x0.75 at 100 B in two
 # invocations); use REPEATS>=3 or larger N_100/N_1024 before quoting that ratio. CPU per record
 # is stabler. java and rdkafka CPU include JVM / interpreter start-up (whole process).
+# Disk: 1,000,000 x 1 KiB is 1 GB per run; after a few runs the kernel's dirty-page limit
+# (20% of RAM) throttles the broker's writes to the disk's speed, so whichever client ran later
+# got less. Each run's topic is therefore deleted after it (the broker deletes files after
+# 1 s, dropping their unwritten pages) and the next run starts once dirty + writeback pages are
+# under 256 MiB (60 s at most), so every client meets the same page-cache state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N_100="${N_100:-1000000}"; N_1024="${N_1024:-300000}"; REPEATS="${REPEATS:-2}"
@@ -49,7 +55,9 @@ scripts/apache-kafka.sh fetch >/dev/null
 CP="$(scripts/apache-kafka.sh classpath)"
 
 if [ -z "${KAFKA_BOOTSTRAP_SERVERS:-}" ]; then
-  scripts/apache-kafka.sh start --dir "$out/kafka" >"$out/kafka-start.log"
+  APACHE_KAFKA_EXTRA_PROPERTIES="file.delete.delay.ms=1000
+log.segment.delete.delay.ms=1000" \
+    scripts/apache-kafka.sh start --dir "$out/kafka" >"$out/kafka-start.log"
   KAFKA_BOOTSTRAP_SERVERS="$(cat "$out/kafka/bootstrap")"
   trap 'scripts/apache-kafka.sh stop --dir "$out/kafka" >/dev/null 2>&1 || true' EXIT
 fi
@@ -58,6 +66,19 @@ B="${KAFKA_BOOTSTRAP_SERVERS%%,*}"
 create_topic() { # topic (as for the Java tool: Apache Kafka's TopicCommand)
   timeout -k 10 120 java -Xmx256m -cp "$CP" org.apache.kafka.tools.TopicCommand --bootstrap-server "$B" \
     --create --if-not-exists --topic "$1" --partitions "$PARTITIONS" --replication-factor 1 >/dev/null
+}
+delete_topic() { # topic
+  timeout -k 10 120 java -Xmx256m -cp "$CP" org.apache.kafka.tools.TopicCommand --bootstrap-server "$B" \
+    --delete --if-exists --topic "$1" >/dev/null 2>&1 || echo "[producer-bench] could not delete $1" >&2
+}
+settle() { # waits (60 s at most) until dirty + writeback pages are under 256 MiB
+  local kb
+  for _ in $(seq 1 60); do
+    kb=$(awk '/^(Dirty|Writeback):/{s+=$2} END{print s+0}' /proc/meminfo)
+    [ "$kb" -lt 262144 ] && return 0
+    sleep 1
+  done
+  echo "[producer-bench] still $((kb / 1024)) MiB dirty after 60 s" >&2
 }
 
 # Runs one client: `measure client size n rep -- cmd...` under /usr/bin/time and a timeout;
@@ -105,7 +126,7 @@ run_client() { # client size n rep
     ours)
       measure ours "$size" "$n" "$rep" -- "$OURS" --bootstrap "$B" --topic "$topic" --records "$n" \
         --size "$size" --acks "$ACKS" --partitions "$PARTITIONS" --batch-size "$BATCH" --linger-ms 5 \
-        --timeout-s "$RUN_TIMEOUT" ;;
+        --timeout-s "$RUN_TIMEOUT" ${OURS_ARGS:-} ;;
     java)
       create_topic "$topic"
       measure java "$size" "$n" "$rep" -- java -Xmx1g -cp "$CP" org.apache.kafka.tools.ProducerPerformance \
@@ -129,7 +150,9 @@ for spec in "100 $N_100" "1024 $N_1024"; do
   for rep in $(seq 1 "$REPEATS"); do
     for client in $CLIENTS; do
       echo "[producer-bench] size=$size rep=$rep client=$client" >&2
+      settle
       run_client "$client" "$size" "$n" "$rep"
+      delete_topic "pbench-$client-$size-$rep-$$"
     done
   done
 done
