@@ -6,7 +6,9 @@
 # and the ratios (ours / Apache Kafka).
 #
 #   scripts/broker-bench.sh            defaults: 1,000,000 x 100 B and 300,000 x 1 KiB
-#   N_100=.. N_1K=.. BROKERS="ours apache" scripts/broker-bench.sh
+#   N_100=.. N_1K=.. BROKERS="ours apache" REPEATS=3 scripts/broker-bench.sh
+#       each size is run REPEATS times per broker (a new topic each time); the table shows the
+#       medians, and the broker's CPU seconds (user+sys from /proc) per million records
 #   LOADGEN=rdkafka scripts/broker-bench.sh   the load from librdkafka instead (the shared
 #       bench's peer-rdkafka, ../shared/bench/peers-rs, built by its run.sh into
 #       ~/.cache/kafka-bench-target or RDKAFKA_PEER): a lighter client than the JVM's, so on a
@@ -14,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N_100="${N_100:-1000000}"; N_1K="${N_1K:-300000}"; BROKERS="${BROKERS:-apache ours}"
+REPEATS="${REPEATS:-3}"
 LOADGEN="${LOADGEN:-java}"
 RDKAFKA_PEER="${RDKAFKA_PEER:-$HOME/.cache/kafka-bench-target/release/peer-rdkafka}"
 if [ "$LOADGEN" = rdkafka ] && [ ! -x "$RDKAFKA_PEER" ]; then
@@ -52,50 +55,75 @@ stop_broker() {
   else kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
 }
 
+settle() { # waits (60 s at most) until dirty + writeback pages are under 256 MiB, so no run
+  # meets a broker whose writes the kernel throttles for an earlier run's data
+  local kb
+  for _ in $(seq 1 60); do
+    kb=$(awk '/^(Dirty|Writeback):/{s+=$2} END{print s+0}' /proc/meminfo)
+    [ "$kb" -lt 262144 ] && return 0
+    sleep 1
+  done
+  echo "bench: still $((kb / 1024)) MiB dirty after 60 s" >&2
+}
+broker_cpu_cs() { # utime + stime of the broker process, in clock ticks (1/100 s)
+  awk '{print $14 + $15}' "/proc/$BROKER_PID/stat" 2>/dev/null || echo 0
+}
 results="$out/results.tsv"; : >"$results"
 for b in $BROKERS; do
   "start_$b"
   trap 'stop_broker '"$b" EXIT
-  for spec in "100 $N_100" "1024 $N_1K"; do
-    set -- $spec; size=$1; n=$2; topic="bench-$size-$$"
+  for spec in $(for sz in "100:$N_100" "1024:$N_1K"; do for r in $(seq 1 "$REPEATS"); do echo "$sz:$r"; done; done); do
+    IFS=: read -r size n rep <<<"$spec"; topic="bench-$size-$rep-$$"
     java_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --create --topic "$topic" \
       --partitions 6 --replication-factor 1 >/dev/null
-    rss="$out/$b-$size.rss"; rm -f "$rss.stop"
+    settle
+    rss="$out/$b-$size-$rep.rss"; rm -f "$rss.stop"
     peak_rss_kb "$BROKER_PID" "$rss" & sampler=$!
+    cpu0="$(broker_cpu_cs)"
     if [ "$LOADGEN" = rdkafka ]; then
       # peer-rdkafka's JSON line, rewritten in the Java tool's words for the parser below.
       line="$("$RDKAFKA_PEER" --bootstrap "$BOOTSTRAP" --topic "$topic" --records "$n" --size "$size" \
-        --acks all --mode produce --partitions 6 --timeout-s 240 2>"$out/$b-$size.err" | grep '^{' | tail -1 \
+        --acks all --mode produce --partitions 6 --timeout-s 240 2>"$out/$b-$size-$rep.err" | grep '^{' | tail -1 \
         | python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print("%s records sent, %s records/sec (%s MB/sec), %d ms 99th (librdkafka)" % (r["records"], r["records_per_s"], r["mb_per_s"], round(r["p99_ms"])))')"
     else
       line="$(java_tool org.apache.kafka.tools.ProducerPerformance --bootstrap-server "$BOOTSTRAP" --topic "$topic" \
         --num-records "$n" --record-size "$size" --throughput -1 \
-        --command-property acks=all linger.ms=5 batch.size=262144 buffer.memory=134217728 2>"$out/$b-$size.err" | tail -1)"
+        --command-property acks=all linger.ms=5 batch.size=262144 buffer.memory=134217728 2>"$out/$b-$size-$rep.err" | tail -1)"
     fi
+    cpu_cs=$(( $(broker_cpu_cs) - cpu0 ))
     touch "$rss.stop"; wait "$sampler" 2>/dev/null || true
-    echo "bench: $b $size B: $line"
+    echo "bench: $b $size B (run $rep): $line; broker CPU ${cpu_cs}0 ms"
     # "N records sent, R records/sec (M MB/sec), A ms avg latency, X ms max latency, p50 ms 50th, p95 ms 95th, p99 ms 99th, p999 ms 99.9th."
-    python3 - "$b" "$size" "$line" "$(cat "$rss")" >>"$results" <<'PY'
+    python3 - "$b" "$size" "$line" "$(cat "$rss")" "$cpu_cs" "$n" >>"$results" <<'PY'
 import re, sys
-b, size, line, rss = sys.argv[1:5]
+b, size, line, rss, cpu_cs, n = sys.argv[1:7]
 m = re.search(r"([\d.]+) records/sec \(([\d.]+) MB/sec\).*?(\d+) ms 99th", line)
 if not m:
     sys.exit(f"unparsed perf output: {line}")
-print(f"{b}\t{size}\t{m.group(1)}\t{m.group(2)}\t{m.group(3)}\t{int(rss)//1024}")
+cpu_per_m = int(cpu_cs) / 100 / int(n) * 1e6
+print(f"{b}\t{size}\t{m.group(1)}\t{m.group(2)}\t{m.group(3)}\t{int(rss)//1024}\t{cpu_per_m:.2f}")
 PY
   done
   stop_broker "$b"; trap - EXIT
+  rm -rf "$out/$b/data" # its unwritten pages are dropped, not written back during the next broker's runs
 done
-python3 - "$results" <<'PY'
-import sys
+python3 - "$results" "$REPEATS" <<'PY'
+import statistics, sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
-by = {(r[0], r[1]): r for r in rows}
-print(f"{'broker':<8}{'size':>6}{'records/s':>14}{'MB/s':>9}{'p99 ms':>9}{'RSS MiB':>9}")
-for r in rows:
-    print(f"{r[0]:<8}{r[1]:>6}{float(r[2]):>14,.0f}{float(r[3]):>9.1f}{int(r[4]):>9}{int(r[5]):>9}")
-for size in sorted({r[1] for r in rows}, key=int):
-    o, a = by.get(("ours", size)), by.get(("apache", size))
+print(f"medians of {sys.argv[2]} runs")
+print(f"{'broker':<8}{'size':>6}{'records/s':>14}{'MB/s':>9}{'p99 ms':>9}{'RSS MiB':>9}{'CPU s/1M':>10}   runs (records/s)")
+med = {}
+for key in dict.fromkeys((r[0], r[1]) for r in rows):
+    rs = [r for r in rows if (r[0], r[1]) == key]
+    m = [statistics.median(float(r[i]) for r in rs) for i in range(2, 7)]
+    m[4] = max(int(r[5]) for r in rs)  # RSS: the peak over the runs
+    cpu = statistics.median(float(r[6]) for r in rs)
+    med[key] = m
+    runs = ", ".join(f"{float(r[2]):,.0f}" for r in rs)
+    print(f"{key[0]:<8}{key[1]:>6}{m[0]:>14,.0f}{m[1]:>9.1f}{m[2]:>9.0f}{m[4]:>9}{cpu:>10.2f}   {runs}")
+for size in sorted({k[1] for k in med}, key=int):
+    o, a = med.get(("ours", size)), med.get(("apache", size))
     if o and a:
-        print(f"ratio ours/apache, {size} B: throughput x{float(o[2])/float(a[2]):.2f}, "
-              f"p99 x{int(o[4])/max(int(a[4]),1):.2f}, RSS x{int(o[5])/max(int(a[5]),1):.2f}")
+        print(f"ratio ours/apache, {size} B: throughput x{o[0]/a[0]:.2f}, "
+              f"p99 x{o[2]/max(a[2], 1):.2f}, RSS x{o[4]/max(a[4], 1):.2f}")
 PY
