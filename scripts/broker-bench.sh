@@ -15,6 +15,8 @@
 #       2-core box more of the CPU is left to the broker under test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 N_100="${N_100:-1000000}"; N_1K="${N_1K:-300000}"; BROKERS="${BROKERS:-apache ours}"
 REPEATS="${REPEATS:-3}"
 LOADGEN="${LOADGEN:-java}"
@@ -55,16 +57,6 @@ stop_broker() {
   else kill "$BROKER_PID" 2>/dev/null || true; wait "$BROKER_PID" 2>/dev/null || true; fi
 }
 
-settle() { # waits (60 s at most) until dirty + writeback pages are under 256 MiB, so no run
-  # meets a broker whose writes the kernel throttles for an earlier run's data
-  local kb
-  for _ in $(seq 1 60); do
-    kb=$(awk '/^(Dirty|Writeback):/{s+=$2} END{print s+0}' /proc/meminfo)
-    [ "$kb" -lt 262144 ] && return 0
-    sleep 1
-  done
-  echo "bench: still $((kb / 1024)) MiB dirty after 60 s" >&2
-}
 broker_cpu_cs() { # utime + stime of the broker process, in clock ticks (1/100 s)
   awk '{print $14 + $15}' "/proc/$BROKER_PID/stat" 2>/dev/null || echo 0
 }

@@ -30,6 +30,8 @@
 # under 256 MiB (60 s at most), so every client meets the same page-cache state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench-lib.sh
+. scripts/bench-lib.sh
 N_100="${N_100:-1000000}"; N_1024="${N_1024:-300000}"; REPEATS="${REPEATS:-2}"
 ACKS="${ACKS:-all}"; BATCH="${BATCH:-1000000}"; PARTITIONS="${PARTITIONS:-6}"
 CLIENTS="${CLIENTS:-ours java rdkafka franz-go}"; RUN_TIMEOUT="${RUN_TIMEOUT:-300}"
@@ -70,15 +72,6 @@ create_topic() { # topic (as for the Java tool: Apache Kafka's TopicCommand)
 delete_topic() { # topic
   timeout -k 10 120 java -Xmx256m -cp "$CP" org.apache.kafka.tools.TopicCommand --bootstrap-server "$B" \
     --delete --if-exists --topic "$1" >/dev/null 2>&1 || echo "[producer-bench] could not delete $1" >&2
-}
-settle() { # waits (60 s at most) until dirty + writeback pages are under 256 MiB
-  local kb
-  for _ in $(seq 1 60); do
-    kb=$(awk '/^(Dirty|Writeback):/{s+=$2} END{print s+0}' /proc/meminfo)
-    [ "$kb" -lt 262144 ] && return 0
-    sleep 1
-  done
-  echo "[producer-bench] still $((kb / 1024)) MiB dirty after 60 s" >&2
 }
 
 # Runs one client: `measure client size n rep -- cmd...` under /usr/bin/time and a timeout;
@@ -150,7 +143,7 @@ for spec in "100 $N_100" "1024 $N_1024"; do
   for rep in $(seq 1 "$REPEATS"); do
     for client in $CLIENTS; do
       echo "[producer-bench] size=$size rep=$rep client=$client" >&2
-      settle
+      settle "[producer-bench]"
       run_client "$client" "$size" "$n" "$rep"
       delete_topic "pbench-$client-$size-$rep-$$"
     done
