@@ -259,6 +259,32 @@ fn topics_lifecycle(ctx: &Ctx) {
     });
 }
 
+/// Describes `res` until `done` holds for its entries (15 s at most) and returns the last
+/// answer. Apache Kafka (KRaft) answers an alter once the controller has committed it; the broker
+/// answering DescribeConfigs applies the change from the metadata log a moment later, so a
+/// describe right after an alter may still see the old value (the Java admin client's callers
+/// wait the same way).
+async fn describe_until(
+    a: &AdminClient,
+    res: &ConfigResource,
+    keys: Option<Vec<String>>,
+    opts: DescribeConfigsOptions,
+    done: impl Fn(&BTreeMap<String, ConfigEntry>) -> bool,
+) -> BTreeMap<String, ConfigEntry> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let d = a
+            .describe_configs([(res.clone(), keys.clone())], opts.clone())
+            .await
+            .unwrap();
+        let cfg = d.per_resource[res].as_ref().unwrap().clone();
+        if done(&cfg) || std::time::Instant::now() >= deadline {
+            return cfg;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn configs(ctx: &Ctx) {
     crate::require_api(ctx, ApiKey::DescribeConfigs);
     rt().block_on(async {
@@ -279,16 +305,16 @@ fn configs(ctx: &Ctx) {
             .await
             .unwrap();
         assert!(r.is_ok(), "{r:?}");
-        let d = a
-            .describe_configs(
-                [(res.clone(), None)],
-                DescribeConfigsOptions::default()
-                    .include_synonyms(true)
-                    .include_documentation(true),
-            )
-            .await
-            .unwrap();
-        let cfg = d.per_resource[&res].as_ref().unwrap();
+        let cfg = describe_until(
+            &a,
+            &res,
+            None,
+            DescribeConfigsOptions::default()
+                .include_synonyms(true)
+                .include_documentation(true),
+            |c| c["retention.ms"].value.as_deref() == Some("123456"),
+        )
+        .await;
         let e = &cfg["retention.ms"];
         assert_eq!(e.value.as_deref(), Some("123456"));
         assert_eq!(e.source, ConfigSource::DynamicTopicConfig);
@@ -321,14 +347,14 @@ fn configs(ctx: &Ctx) {
             .await
             .unwrap();
         assert!(r.is_ok(), "{r:?}");
-        let d = a
-            .describe_configs(
-                [(res.clone(), Some(vec!["retention.ms".into()]))],
-                Default::default(),
-            )
-            .await
-            .unwrap();
-        let cfg = d.per_resource[&res].as_ref().unwrap();
+        let cfg = describe_until(
+            &a,
+            &res,
+            Some(vec!["retention.ms".into()]),
+            Default::default(),
+            |c| c["retention.ms"].source != ConfigSource::DynamicTopicConfig,
+        )
+        .await;
         assert_ne!(cfg["retention.ms"].source, ConfigSource::DynamicTopicConfig);
         // legacy alter (validate only) and a bad value failing only its resource
         if a.client()
@@ -425,14 +451,12 @@ fn configs(ctx: &Ctx) {
                 .await
                 .unwrap();
             assert!(r.is_ok(), "{r:?}");
-            let d = a
-                .describe_configs([(cm.clone(), None)], Default::default())
-                .await
-                .unwrap();
+            let cfg = describe_until(&a, &cm, None, Default::default(), |c| {
+                c.get("interval.ms").and_then(|e| e.value.as_deref()) == Some("60000")
+            })
+            .await;
             assert_eq!(
-                d.per_resource[&cm].as_ref().unwrap()["interval.ms"]
-                    .value
-                    .as_deref(),
+                cfg.get("interval.ms").and_then(|e| e.value.as_deref()),
                 Some("60000")
             );
         }
