@@ -107,15 +107,14 @@ print(f"{'broker':<8}{'size':>6}{'records/s':>14}{'MB/s':>9}{'p99 ms':>9}{'RSS M
 med = {}
 for key in dict.fromkeys((r[0], r[1]) for r in rows):
     rs = [r for r in rows if (r[0], r[1]) == key]
-    m = [statistics.median(float(r[i]) for r in rs) for i in range(2, 7)]
-    m[4] = max(int(r[5]) for r in rs)  # RSS: the peak over the runs
-    cpu = statistics.median(float(r[6]) for r in rs)
-    med[key] = m
+    rate, mbs, p99, cpu = (statistics.median(float(r[i]) for r in rs) for i in (2, 3, 4, 6))
+    rss = max(int(r[5]) for r in rs)  # the peak over the runs
+    med[key] = (rate, p99, rss)
     runs = ", ".join(f"{float(r[2]):,.0f}" for r in rs)
-    print(f"{key[0]:<8}{key[1]:>6}{m[0]:>14,.0f}{m[1]:>9.1f}{m[2]:>9.0f}{m[4]:>9}{cpu:>10.2f}   {runs}")
+    print(f"{key[0]:<8}{key[1]:>6}{rate:>14,.0f}{mbs:>9.1f}{p99:>9.0f}{rss:>9}{cpu:>10.2f}   {runs}")
 for size in sorted({k[1] for k in med}, key=int):
     o, a = med.get(("ours", size)), med.get(("apache", size))
     if o and a:
         print(f"ratio ours/apache, {size} B: throughput x{o[0]/a[0]:.2f}, "
-              f"p99 x{o[2]/max(a[2], 1):.2f}, RSS x{o[4]/max(a[4], 1):.2f}")
+              f"p99 x{o[1]/max(a[1], 1):.2f}, RSS x{o[2]/max(a[2], 1):.2f}")
 PY
